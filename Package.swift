@@ -1,0 +1,57 @@
+// swift-tools-version: 6.0
+// capnet: a userspace network stack with built-in TLS termination.
+// Layers import downward only; see the README's design section.
+import PackageDescription
+
+/// Settings shared by every Swift target. The hot paths are written against
+/// Swift 5 language mode because the stack's single-threaded run loop owns all
+/// of its state and does not cross isolation domains.
+let common: [SwiftSetting] = [
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "capnet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "capnet", targets: ["capnet"]),
+    ],
+    targets: [
+        // System libraries from Debian, found through pkg-config.
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap",
+                       providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CURing", pkgConfig: "liburing",
+                       providers: [.apt(["liburing-dev"])]),
+
+        // Logging, time and seeded randomness shared by every layer.
+        .target(name: "CapnetBase", swiftSettings: common),
+
+        .target(name: "NIC", dependencies: ["CapnetBase", "CPcap", "CURing"],
+                swiftSettings: common),
+        .target(name: "NetStack", dependencies: ["CapnetBase", "NIC"],
+                swiftSettings: common),
+        .target(name: "TLSEngine", dependencies: ["CapnetBase", "CLibCrypto", "NetStack"],
+                swiftSettings: common),
+        .target(name: "WebUI", dependencies: ["CapnetBase", "NetStack", "TLSEngine"],
+                swiftSettings: common),
+        .target(name: "Acme", dependencies: ["CapnetBase", "NetStack", "TLSEngine"],
+                swiftSettings: common),
+        .target(name: "HostSim", dependencies: ["CapnetBase", "NIC", "NetStack"],
+                path: "hostsim/HostSim", swiftSettings: common),
+
+        .executableTarget(name: "capnet",
+                          dependencies: ["CapnetBase", "NIC", "NetStack", "TLSEngine",
+                                         "WebUI", "Acme"],
+                          swiftSettings: common),
+
+        .testTarget(name: "CapnetBaseTests", dependencies: ["CapnetBase"]),
+        .testTarget(name: "NICTests", dependencies: ["NIC", "CPcap"]),
+        .testTarget(name: "NetStackTests", dependencies: ["NetStack", "NIC", "HostSim"]),
+        .testTarget(name: "TLSEngineTests", dependencies: ["TLSEngine", "CLibCrypto"]),
+        .testTarget(name: "HostSimTests", dependencies: ["HostSim", "NetStack", "NIC"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["CapnetBase"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

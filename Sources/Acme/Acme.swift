@@ -1,0 +1,1 @@
+// The Acme module; its parts arrive with their issues.

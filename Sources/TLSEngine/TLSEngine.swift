@@ -1,0 +1,1 @@
+// The TLSEngine module; its parts arrive with their issues.

@@ -1,0 +1,1 @@
+// The WebUI module; its parts arrive with their issues.

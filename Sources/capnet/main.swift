@@ -1,0 +1,2 @@
+import CapnetBase
+print("capnet")

@@ -1,3 +1,5 @@
+import CapnetBase
+
 /// An IPv4 protocol number (IANA "Assigned Internet Protocol Numbers").
 /// Unknown values are kept, so a datagram for another protocol can be counted
 /// and answered with ICMP protocol unreachable.
@@ -49,4 +51,21 @@ public protocol IPv4Output {
     /// full, no route); the transport treats that as a loss.
     mutating func send(source: IPv4Address, destination: IPv4Address, protocolNumber: IPProtocol,
                        payloadLength: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool
+}
+
+/// A transport protocol (TCP) that the interface hands datagrams to.
+///
+/// The interface validates and reassembles IPv4 datagrams addressed to it,
+/// then passes each one's payload (transport header and data) to the handler
+/// registered for its protocol number. It calls `poll` on every loop turn
+/// and no later than `nextDeadline`, so the handler can run timers and send.
+public protocol IPv4TransportHandler: AnyObject {
+    func receive<Output: IPv4Output>(source: IPv4Address, destination: IPv4Address,
+                                     payload: UnsafeRawBufferPointer, now: Instant,
+                                     output: inout Output)
+
+    func poll<Output: IPv4Output>(now: Instant, output: inout Output)
+
+    /// The earliest time `poll` has work to do, or nil when idle.
+    var nextDeadline: Instant? { get }
 }

@@ -60,6 +60,12 @@ public struct DeviceCounters: Sendable, Equatable {
     public var injectedDuplicates: UInt64 = 0
     public var injectedReorders: UInt64 = 0
     public var injectedDelays: UInt64 = 0
+    /// Frames a fault injector dropped because its bounded delay/reorder
+    /// queue was full (`FaultInjectionConfig.queueLimit`).
+    public var injectedQueueOverflows: UInt64 = 0
+    /// Frames an in-memory link dropped because the receiving end's bounded
+    /// queue was full (`MemoryLinkDevice.queueCapacity`).
+    public var receiveDropsQueueFull: UInt64 = 0
 
     public init() {}
 }

@@ -51,6 +51,9 @@ public struct DeviceCounters: Sendable, Equatable {
     public var transmittedBytes: UInt64 = 0
     /// Frames the device could not take because no pool slot was free.
     public var receiveDropsPoolExhausted: UInt64 = 0
+    /// Received frames longer than a pool slot (or truncated by the
+    /// capture length), dropped.
+    public var receiveDropsOversize: UInt64 = 0
     /// Frames larger than the MTU plus the Ethernet header, not sent.
     public var transmitDropsOversize: UInt64 = 0
     /// Frames the OS refused to send (full queue, link down).

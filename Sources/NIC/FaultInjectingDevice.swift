@@ -6,7 +6,7 @@ import CapnetBase
 ///
 /// Time comes only from the `now` passed in, so under a virtual clock the
 /// faults are exactly reproducible. Delayed frames wait in a bounded queue
-/// per direction; `nextDeadline` tells the run loop when the next one is
+/// per direction; `nextDeadline` returns the time the next one is
 /// due. Delayed transmit frames leave on the next `transmit` or `receive`
 /// call at or after their due time, so the loop must call one of them when
 /// `nextDeadline` passes (calling `receive` on every wake-up does it).

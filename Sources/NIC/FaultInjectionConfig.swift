@@ -37,11 +37,11 @@ public struct FaultInjectionConfig: Sendable, Equatable {
     /// The seed of both directions' generators; the same seed and the same
     /// frames give the same faults.
     public var seed: UInt64
-    /// Frames each direction holds at most for delay and reordering; a frame
-    /// that finds the queue full is dropped and counted in
+    /// The maximum frames each direction keeps for delay and reordering. A
+    /// frame that finds the queue full is dropped and counted in
     /// `DeviceCounters.injectedQueueOverflows`.
     public var queueLimit: Int
-    /// The longest a reordered frame waits for a successor, after its delay.
+    /// The maximum time a reordered frame waits for a successor, after its delay.
     public var reorderHold: Nanoseconds
 
     public static let defaultQueueLimit = 1024
@@ -171,7 +171,7 @@ public struct FaultInjectionConfig: Sendable, Equatable {
 }
 
 extension StringProtocol {
-    /// The text without leading and trailing spaces or tabs.
+    /// Returns the text without leading and trailing spaces or tabs.
     func trimmingSpaces() -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
         guard let first = firstIndex(where: { !isSpace($0) }),

@@ -7,8 +7,8 @@ import Glibc
 /// simulator: what one end transmits, the other end receives.
 ///
 /// Each end has its own pool. `transmit` copies every frame into a slot of
-/// the peer's pool and appends it to the peer's receive queue, which holds at
-/// most `queueCapacity` frames; a frame that finds the queue full or the
+/// the peer's pool and appends it to the peer's receive queue, which keeps at
+/// most `queueCapacity` frames. A frame that finds the queue full or the
 /// peer's pool empty is dropped and counted on the peer. Nothing is
 /// allocated per frame.
 ///
@@ -21,7 +21,7 @@ public final class MemoryLinkDevice: FrameDevice {
     public let mtu: Int
     public let pool: FramePool
     public private(set) var counters = DeviceCounters()
-    /// Frames the receive queue holds at most.
+    /// The maximum frames in the receive queue.
     public let queueCapacity: Int
     /// When false, `transmit` drops every frame (counted as
     /// `transmitDropsError`), as on a link whose cable is pulled.
@@ -37,7 +37,6 @@ public final class MemoryLinkDevice: FrameDevice {
     private var queueHead = 0
     public private(set) var queuedFrameCount = 0
     public private(set) var isClosed = false
-    private static let ethernetHeaderLength = 14
 
     /// Locally administered addresses used when a pair is made without MACs.
     public static let defaultMACAddresses = (MACAddress(0x02, 0, 0, 0, 0, 0x01), MACAddress(0x02, 0, 0, 0, 0, 0x02))
@@ -51,7 +50,7 @@ public final class MemoryLinkDevice: FrameDevice {
     ///   - macAddresses: the ends' MACs (default 02:00:00:00:00:01 and :02).
     ///   - mtu: the link MTU, the same for both ends.
     ///   - poolSlots: frames in each end's pool.
-    ///   - queueCapacity: frames each end's receive queue holds at most.
+    ///   - queueCapacity: the maximum frames in each end's receive queue.
     public static func makePair(names: (String, String) = ("mem0", "mem1"),
                                 macAddresses: (MACAddress, MACAddress) = MemoryLinkDevice.defaultMACAddresses,
                                 mtu: Int = 1500, poolSlots: Int = MemoryLinkDevice.defaultPoolSlots,
@@ -67,13 +66,12 @@ public final class MemoryLinkDevice: FrameDevice {
 
     private init(name: String, macAddress: MACAddress, mtu: Int, poolSlots: Int, queueCapacity: Int) {
         precondition(queueCapacity > 0, "queueCapacity must be positive: \(queueCapacity)")
-        precondition(mtu >= 68, "mtu below the IPv4 minimum of 68: \(mtu)")
+        precondition(LinkInfo.mtuRange.contains(mtu), "mtu out of range \(LinkInfo.mtuRange): \(mtu)")
         self.name = name
         self.macAddress = macAddress
         self.mtu = mtu
         self.queueCapacity = queueCapacity
-        let needed = (mtu + MemoryLinkDevice.ethernetHeaderLength + 4 + 63) / 64 * 64
-        pool = FramePool(slotCount: poolSlots, slotSize: max(FramePool.defaultSlotSize, needed))
+        pool = FramePool(slotCount: poolSlots, slotSize: LinkInfo.slotSize(mtu: mtu))
         queue = .allocate(capacity: queueCapacity)
     }
 
@@ -118,7 +116,7 @@ public final class MemoryLinkDevice: FrameDevice {
     }
 
     public func transmit(_ batch: inout FrameBatch, now: Instant) throws {
-        let limit = mtu + MemoryLinkDevice.ethernetHeaderLength
+        let limit = mtu + LinkInfo.ethernetHeaderLength
         for i in 0..<batch.count {
             let frame = batch[i]
             if Int(frame.length) > limit {

@@ -12,11 +12,11 @@ import Glibc
 /// and lets the thread exit. The calling thread stays where it was.
 ///
 /// Sockets, tun file descriptors and libpcap handles opened by the closure
-/// belong to the namespace for their whole life and may be used from any
+/// belong to the namespace for their whole life. They may be used from any
 /// thread afterwards, so a process in the root namespace can drive a tap
 /// device that lives in a test namespace.
 public enum NetworkNamespace {
-    /// Where `ip netns` keeps the namespace handles.
+    /// The directory in which `ip netns` keeps the namespace handles.
     public static let directory = "/var/run/netns"
 
     public static func path(for name: String) -> String { "\(directory)/\(name)" }

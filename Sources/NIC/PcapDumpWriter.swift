@@ -35,7 +35,7 @@ final class PcapDumpWriter {
             throw DeviceError(.ioFailure, "capture file \(path) is closed")
         }
         let captured = min(bytes.count, PcapNGWriter.snapLength)
-        // With nanosecond precision, tv_usec holds nanoseconds.
+        // With nanosecond precision, tv_usec contains nanoseconds.
         var header = pcap_pkthdr()
         header.ts.tv_sec = Int(timestampNanoseconds / 1_000_000_000)
         header.ts.tv_usec = Int(timestampNanoseconds % 1_000_000_000)

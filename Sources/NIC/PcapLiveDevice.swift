@@ -29,7 +29,6 @@ public final class PcapLiveDevice: FrameDevice {
     private var mayHaveBufferedFrames = false
     private var errorLogLimiter = LogRateLimiter(interval: .seconds(1), burst: 5)
     private static let log = Logger(.nic)
-    private static let ethernetHeaderLength = 14
     /// The kernel's socket buffer for captured frames (libpcap's default is 2 MiB).
     public static let defaultBufferBytes = 4 << 20
 
@@ -37,7 +36,7 @@ public final class PcapLiveDevice: FrameDevice {
     ///
     /// - Parameters:
     ///   - interface: the interface name, such as `veth0`.
-    ///   - namespace: a network namespace from `ip netns list` that holds the
+    ///   - namespace: a network namespace from `ip netns list` that contains the
     ///     interface; `nil` for the process's own.
     ///   - mtu: the MTU to use; `nil` reads the interface's (SIOCGIFMTU).
     ///   - macAddress: the stack's MAC; `nil` picks a random locally
@@ -52,39 +51,28 @@ public final class PcapLiveDevice: FrameDevice {
         }
         let place = namespace.map { " in network namespace '\($0)'" } ?? ""
 
-        struct Opened { var handle: OpaquePointer; var mtu: Int32; var mac: MACAddress }
+        struct Opened { var handle: OpaquePointer; var link: LinkInfo }
         let opened: Opened = try NetworkNamespace.run(in: namespace) {
             guard capnet_if_get_index(interface) > 0 else {
                 throw DeviceError(.notFound,
                                   "interface '\(interface)' not found\(place): check the name with `ip link show`")
             }
-            let kernelMTU = capnet_if_get_mtu(interface)
-            guard kernelMTU > 0 else {
-                throw DeviceError(.ioFailure, "cannot read the MTU of interface '\(interface)'\(place): \(errnoText(-kernelMTU))")
-            }
-            var hw: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
-            let hwrc = withUnsafeMutableBytes(of: &hw) {
-                capnet_if_get_hwaddr(interface, $0.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            }
-            guard hwrc == 0 else {
-                throw DeviceError(.ioFailure, "cannot read the MAC address of interface '\(interface)'\(place): \(errnoText(-hwrc))")
-            }
-            let linkMTU = mtu ?? Int(kernelMTU)
+            let link = try LinkInfo.read(interface: interface, kind: "interface", place: place)
+            let snapLength = (mtu ?? link.mtu) + LinkInfo.ethernetHeaderLength + LinkInfo.vlanTagLength
             let handle = try PcapLiveDevice.activate(interface: interface, place: place,
-                                                     snapLength: linkMTU + PcapLiveDevice.ethernetHeaderLength + 4,
-                                                     bufferBytes: bufferBytes)
-            return Opened(handle: handle, mtu: kernelMTU, mac: MACAddress(hw.0, hw.1, hw.2, hw.3, hw.4, hw.5))
+                                                     snapLength: snapLength, bufferBytes: bufferBytes)
+            return Opened(handle: handle, link: link)
         }
         var handleToClose: OpaquePointer? = opened.handle
         defer { if let handleToClose { pcap_close(handleToClose) } }
 
-        let linkMTU = mtu ?? Int(opened.mtu)
-        guard (68...65535).contains(linkMTU) else {
-            throw DeviceError(.invalidArgument, "interface '\(interface)': MTU \(linkMTU) is out of range 68...65535")
+        let linkMTU = mtu ?? opened.link.mtu
+        guard LinkInfo.mtuRange.contains(linkMTU) else {
+            throw DeviceError(.invalidArgument, "interface '\(interface)': MTU \(linkMTU) is out of range \(LinkInfo.mtuRange)")
         }
-        if let mac = macAddress, mac == opened.mac || mac.isMulticast {
+        if let mac = macAddress, mac == opened.link.macAddress || mac.isMulticast {
             throw DeviceError(.invalidArgument,
-                              "interface '\(interface)': the stack's MAC \(mac) must be unicast and differ from the interface's \(opened.mac); omit it for a random one")
+                              "interface '\(interface)': the stack's MAC \(mac) must be unicast and differ from the interface's \(opened.link.macAddress); omit it for a random one")
         }
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard pcap_setnonblock(opened.handle, 1, &errorBuffer) == 0 else {
@@ -97,23 +85,22 @@ public final class PcapLiveDevice: FrameDevice {
 
         name = interface
         self.namespace = namespace
-        interfaceMACAddress = opened.mac
+        interfaceMACAddress = opened.link.macAddress
         self.mtu = linkMTU
         if let mac = macAddress {
             self.macAddress = mac
         } else {
             var generator = SystemRandomNumberGenerator()
             var mac = MACAddress.locallyAdministered(using: &generator)
-            while mac == opened.mac { mac = MACAddress.locallyAdministered(using: &generator) }
+            while mac == opened.link.macAddress { mac = MACAddress.locallyAdministered(using: &generator) }
             self.macAddress = mac
         }
-        let needed = (linkMTU + PcapLiveDevice.ethernetHeaderLength + 4 + 63) / 64 * 64
-        pool = FramePool(slotCount: poolSlots, slotSize: max(FramePool.defaultSlotSize, needed))
+        pool = FramePool(slotCount: poolSlots, slotSize: LinkInfo.slotSize(mtu: linkMTU))
         handle = opened.handle
         selectableFD = fd
         handleToClose = nil
         PcapLiveDevice.log.info("opened libpcap device",
-                                "name=\(interface) ns=\(namespace ?? "-") mtu=\(linkMTU) mac=\(self.macAddress) interface_mac=\(opened.mac)")
+                                "name=\(interface) ns=\(namespace ?? "-") mtu=\(linkMTU) mac=\(self.macAddress) interface_mac=\(opened.link.macAddress)")
     }
 
     deinit { close() }
@@ -201,7 +188,7 @@ public final class PcapLiveDevice: FrameDevice {
             batch.releaseAll(to: pool)
             throw DeviceError(.ioFailure, "libpcap device '\(name)' is closed")
         }
-        let limit = mtu + PcapLiveDevice.ethernetHeaderLength
+        let limit = mtu + LinkInfo.ethernetHeaderLength
         for i in 0..<batch.count {
             let frame = batch[i]
             defer { pool.release(frame.slot) }

@@ -10,7 +10,7 @@ import CapnetBase
     let macA = MemoryLinkDevice.defaultMACAddresses.0
     let macB = MemoryLinkDevice.defaultMACAddresses.1
 
-    /// An ARP reply from `sender` to `target`: a frame every reader decodes.
+    /// Builds an ARP reply from `sender` to `target`, a frame every reader decodes.
     func arp(from sender: MACAddress, to target: MACAddress, last octet: UInt8) -> [UInt8] {
         Wire.arpReply(senderMAC: sender, senderIP: [192, 0, 2, octet], targetMAC: target, targetIP: [192, 0, 2, 1])
     }
@@ -166,9 +166,11 @@ import CapnetBase
     /// lies in the window the test measured.
     func expectNanosecondTimestamp(_ text: String, between before: Int64, and after: Int64) throws {
         let parts = text.split(separator: ".")
-        #expect(parts.count == 2 && parts[1].count == 9, "not nanoseconds: \(text)")
+        #expect(parts.count == 2, "not seconds.fraction: \(text)")
         guard parts.count == 2, let seconds = Int64(parts[0]), let fraction = Int64(parts[1]) else { return }
+        #expect(parts[1].count == 9, "not nanoseconds: \(text)")
         let nanos = seconds * 1_000_000_000 + fraction
-        #expect(nanos >= before && nanos <= after, "timestamp \(nanos) outside \(before)...\(after)")
+        #expect(nanos >= before, "timestamp \(nanos) before the capture started at \(before)")
+        #expect(nanos <= after, "timestamp \(nanos) after the capture ended at \(after)")
     }
 }

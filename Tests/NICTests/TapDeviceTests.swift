@@ -163,3 +163,86 @@ struct TapDeviceTests {
         #expect(device.pool.freeCount == 128)
     }
 }
+
+/// Bursts larger than the posted reads and than one transmit batch, counted
+/// by the kernel on the other side.
+@Suite(.serialized, .enabled(if: Privileges.canUseNamespaces, Privileges.skipReason))
+struct TapDeviceBurstTests {
+    static let burst = 500
+
+    func kernelCounter(_ ns: TestNamespace, _ tap: String, _ name: String) throws -> Int {
+        let text = try ns.exec(["cat", "/sys/class/net/\(tap)/statistics/\(name)"]).output
+        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    @Test func transmitBurstReachesKernel() throws {
+        let ns = try TestNamespace()
+        defer { ns.remove() }
+        try ns.addTap("capburst0")
+        let device = try TapDevice(name: "capburst0", namespace: ns.name, poolSlots: 256, readDepth: 8)
+        defer { device.close() }
+        let before = try kernelCounter(ns, "capburst0", "rx_packets")
+
+        // Gratuitous ARP replies from the stack's address (RFC 5227 §3).
+        let frame = Wire.arpReply(senderMAC: device.macAddress, senderIP: stackIP,
+                                  targetMAC: .broadcast, targetIP: stackIP)
+        var sent = 0
+        var batch = FrameBatch(capacity: 64)
+        while sent < Self.burst {
+            while !batch.isFull && sent < Self.burst {
+                guard let slot = device.pool.allocate() else { break }
+                device.pool.buffer(slot).copyBytes(from: frame)
+                batch.append(Frame(slot: slot, length: frame.count))
+                sent += 1
+            }
+            try device.transmit(&batch, now: monotonicNow())
+            let left = batch.count
+            #expect(left == 0)
+        }
+        // Writes complete asynchronously; a receive harvests the rest.
+        let giveUp = monotonicNow() + .seconds(5)
+        while device.counters.transmittedFrames < UInt64(Self.burst) && monotonicNow() < giveUp {
+            _ = try device.receiveAll()
+            try device.wait(until: monotonicNow() + .milliseconds(10), now: monotonicNow())
+        }
+        #expect(device.counters.transmittedFrames == UInt64(Self.burst))
+        #expect(device.counters.transmitDropsError == 0)
+        let after = try kernelCounter(ns, "capburst0", "rx_packets")
+        #expect(after - before == Self.burst)
+        #expect(device.pool.freeCount == 256 - 8)
+    }
+
+    @Test func receiveBurstLosesNothing() throws {
+        let ns = try TestNamespace()
+        defer { ns.remove() }
+        try ns.addTap("capburst1")
+        let device = try TapDevice(name: "capburst1", namespace: ns.name, poolSlots: 256, readDepth: 16)
+        defer { device.close() }
+        // A static neighbour entry, so the kernel sends without asking ARP.
+        try ns.exec(["ip", "neigh", "add", "192.0.2.2", "lladdr", device.macAddress.description,
+                     "dev", "capburst1", "nud", "permanent"])
+        let script = """
+        import socket
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(\(Self.burst)):
+            s.sendto(i.to_bytes(4, "big"), ("192.0.2.2", 9))
+        """
+        try ns.exec(["python3", "-c", script])
+
+        var sequences: [Int] = []
+        let giveUp = monotonicNow() + .seconds(5)
+        while sequences.count < Self.burst && monotonicNow() < giveUp {
+            for frame in try device.receiveAll(max: 32) where Self.isDiscardDatagram(frame) {
+                sequences.append(Int(frame[42]) << 24 | Int(frame[43]) << 16 | Int(frame[44]) << 8 | Int(frame[45]))
+            }
+            try device.wait(until: monotonicNow() + .milliseconds(50), now: monotonicNow())
+        }
+        #expect(sequences == Array(0..<Self.burst))
+        #expect(device.counters.receiveDropsPoolExhausted == 0)
+    }
+
+    /// An IPv4 UDP datagram without options to the discard port (RFC 863).
+    static func isDiscardDatagram(_ f: [UInt8]) -> Bool {
+        f.count >= 46 && Wire.u16(f, 12) == 0x0800 && f[14] == 0x45 && f[23] == 17 && Wire.u16(f, 36) == 9
+    }
+}

@@ -246,3 +246,28 @@ struct TapDeviceBurstTests {
         f.count >= 46 && Wire.u16(f, 12) == 0x0800 && f[14] == 0x45 && f[23] == 17 && Wire.u16(f, 36) == 9
     }
 }
+
+@Suite(.serialized, .enabled(if: Privileges.canUseNamespaces, Privileges.skipReason))
+struct TapDeviceLifecycleTests {
+    @Test func deletedTapFailsReceive() throws {
+        let ns = try TestNamespace()
+        defer { ns.remove() }
+        try ns.addTap("capgone0")
+        let device = try TapDevice(name: "capgone0", namespace: ns.name, poolSlots: 64, readDepth: 8)
+        defer { device.close() }
+        try ns.exec(["ip", "link", "del", "capgone0"])
+
+        var failure: DeviceError?
+        let giveUp = monotonicNow() + .seconds(3)
+        while failure == nil && monotonicNow() < giveUp {
+            do {
+                try device.wait(until: monotonicNow() + .milliseconds(100), now: monotonicNow())
+                _ = try device.receiveAll()
+            } catch let error as DeviceError {
+                failure = error
+            }
+        }
+        #expect(failure?.code == .ioFailure)
+        #expect(failure?.description.contains("capgone0") == true)
+    }
+}

@@ -14,7 +14,7 @@ struct LinkInfo {
     /// the largest IPv4 datagram.
     static let mtuRange = 68...65_535
 
-    /// The pool slot size for `mtu`: the frame and a VLAN tag, rounded up
+    /// Returns the pool slot size for `mtu`: the frame and a VLAN tag, rounded up
     /// to 64 bytes, and never below `FramePool.defaultSlotSize`.
     static func slotSize(mtu: Int) -> Int {
         let needed = (mtu + ethernetHeaderLength + vlanTagLength + 63) / 64 * 64

@@ -19,12 +19,16 @@ extension TapDevice {
     /// Opens /dev/net/tun and attaches it to tap `name` in the calling
     /// thread's network namespace, creating the tap when `create` allows.
     static func openTap(name: String, create: Bool, place: String, nsPrefix: String) throws -> OpenedTap {
+        // 1. Check that the tap exists, unless capnet may create it.
         let index = capnet_if_get_index(name)
         let exists = index > 0
         if !exists && !create {
             throw DeviceError(.notFound,
                               "tap device '\(name)' not found\(place): create it with `\(nsPrefix)ip tuntap add dev \(name) mode tap` and `\(nsPrefix)ip link set \(name) up`, or ask capnet to create it")
         }
+
+        // 2. Open the clone device. It stays blocking because io_uring polls it
+        //    for posted reads (no io-wq worker thread appears on Linux 6.18).
         let fd = Glibc.open(TapDevice.cloneDevicePath, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
             let err = errno
@@ -41,6 +45,8 @@ extension TapDevice {
         }
         var ok = false
         defer { if !ok { Glibc.close(fd) } }
+
+        // 3. Attach (TUNSETIFF), which creates a missing tap, and bring a new one up.
         let rc = capnet_tun_set_iff(fd, name, capnet_iff_tap_no_pi)
         if rc < 0 {
             throw TapDevice.attachError(name: name, place: place, nsPrefix: nsPrefix, err: -rc, creating: !exists)
@@ -51,11 +57,14 @@ extension TapDevice {
                 throw DeviceError(.ioFailure, "created tap device '\(name)'\(place) but cannot bring it up: \(errnoText(-up))")
             }
         }
+
+        // 4. Read the MTU and the kernel side's MAC address.
         let link = try LinkInfo.read(interface: name, kind: "tap device", place: place)
         ok = true
         return OpenedTap(fd: fd, link: link, created: !exists)
     }
 
+    /// Maps a TUNSETIFF errno to an error that names the tap and the fix.
     static func attachError(name: String, place: String, nsPrefix: String, err: Int32, creating: Bool) -> DeviceError {
         switch err {
         case EPERM, EACCES:

@@ -4,8 +4,8 @@ import Testing
 
 @Suite(.enabled(if: Privileges.canUseNamespaces, Privileges.skipReason))
 struct NetworkNamespaceTests {
-    /// The network namespace of the calling thread, as the kernel names it
-    /// (`net:[inode]`).
+    /// Returns the network namespace of the calling thread, as the kernel
+    /// names it (`net:[inode]`).
     static func currentNamespace() throws -> String {
         try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/ns/net")
     }

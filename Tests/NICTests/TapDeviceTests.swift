@@ -241,7 +241,7 @@ struct TapDeviceBurstTests {
         #expect(device.counters.receiveDropsPoolExhausted == 0)
     }
 
-    /// An IPv4 UDP datagram without options to the discard port (RFC 863).
+    /// Checks for an IPv4 UDP datagram without options to the discard port (RFC 863).
     static func isDiscardDatagram(_ f: [UInt8]) -> Bool {
         f.count >= 46 && Wire.u16(f, 12) == 0x0800 && f[14] == 0x45 && f[23] == 17 && Wire.u16(f, 36) == 9
     }

@@ -92,10 +92,22 @@ final class TestNamespace {
     private var links: [String] = []
     private static let counter = Counter()
 
+    /// Serializes `ip netns add` within this process: the first one on a
+    /// fresh machine also creates and mounts /run/netns, and parallel tests
+    /// should not race on that.
+    private static let addLock = NSLock()
+
     init() throws {
         name = "capnet-nic-\(getpid())-\(TestNamespace.counter.next())"
+        TestNamespace.addLock.lock()
+        defer { TestNamespace.addLock.unlock() }
         try Shell.run(["ip", "netns", "add", name])
-        try exec(["ip", "link", "set", "lo", "up"])
+        do {
+            try exec(["ip", "link", "set", "lo", "up"])
+        } catch {
+            _ = try? Shell.run(["ip", "netns", "del", name], check: false)
+            throw error
+        }
     }
 
     @discardableResult

@@ -52,12 +52,17 @@ public final class TapDevice: FrameDevice {
     var errorLogLimiter = LogRateLimiter(interval: .seconds(1), burst: 5)
     static let log = Logger(.nic)
 
+    // Request kinds, in the high 32 bits of each request's user_data.
     static let kindRead: UInt64 = 1
     static let kindWrite: UInt64 = 2
     static let kindCancel: UInt64 = 3
-    /// The range of `readDepth`: at least one read, and at most half the
-    /// smallest ring's submission queue so writes always find room.
+
+    /// The range of `readDepth`, the reads kept posted.
     public static let readDepthRange = 1...256
+    /// The smallest submission queue. The ring doubles it until it has room
+    /// for twice `readDepth`, so writes always find submission entries; the
+    /// completion queue is twice as large (io_uring_setup(2)).
+    static let minimumRingEntries: UInt32 = 128
 
     /// Opens the tap device `name`.
     ///
@@ -130,7 +135,7 @@ public final class TapDevice: FrameDevice {
 
         ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
         ring.initialize(to: io_uring())
-        var entries: UInt32 = 128
+        var entries = TapDevice.minimumRingEntries
         while entries < UInt32(readDepth * 2) { entries *= 2 }
         let initrc = io_uring_queue_init(entries, ring, 0)
         guard initrc == 0 else {

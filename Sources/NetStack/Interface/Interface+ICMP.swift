@@ -1,0 +1,74 @@
+import CapnetBase
+import NIC
+
+extension Interface {
+    static let icmpLog = Logger(.icmp)
+
+    /// Answers echo requests; counts every other message as unhandled.
+    func receiveICMP(_ datagram: ReceivedDatagram, payload: UnsafeRawBufferPointer, now: Instant) {
+        let message: ICMPv4Repr
+        let data: UnsafeRawBufferPointer
+        do {
+            (message, data) = try ICMPv4Repr.parse(payload)
+        } catch {
+            count(error == .badChecksum ? .icmpBadChecksum : .icmpMalformed)
+            return
+        }
+
+        guard case .echoRequest(let identifier, let sequenceNumber) = message else {
+            // TODO: pass destination unreachable and time exceeded about our
+            // own datagrams to the transport that sent them (RFC 1122 §3.2.2).
+            count(.icmpUnhandled)
+            return
+        }
+        counters.icmpEchoRequestsReceived += 1
+        guard !datagram.isBroadcast && !datagram.isLinkBroadcast else {
+            count(.icmpEchoToBroadcast)
+            return
+        }
+
+        // RFC 792: the reply carries the request's identifier, sequence number
+        // and data; RFC 1122 §3.2.2.6: its source is the request's destination.
+        let reply = ICMPv4Repr.echoReply(identifier: identifier, sequenceNumber: sequenceNumber)
+        let sent = send(source: datagram.header.destination, destination: datagram.header.source,
+                        protocolNumber: .icmp, payloadLength: ICMPv4Message.headerLength + data.count) { buffer in
+            reply.emit(into: buffer, data: data)
+        }
+        if sent { counters.icmpEchoRepliesSent += 1 }
+    }
+
+    /// Sends an ICMP error about a received datagram, unless RFC 1122 §3.2.2
+    /// forbids one: never about an ICMP error, a broadcast or multicast, a
+    /// non-first fragment, or a source that is not one host.
+    func sendICMPError(_ message: ICMPv4Repr, about datagram: ReceivedDatagram,
+                       payload: UnsafeRawBufferPointer, now: Instant) {
+        let header = datagram.header
+        if header.protocolNumber == .icmp {
+            // An ICMP message too short to have a type is not answered either.
+            guard let type = payload.first, !ICMPv4Type(rawValue: type).isError else { return }
+        }
+        guard header.fragmentOffset == 0, !datagram.isLinkBroadcast else { return }
+        sendICMPError(message, to: header.source, quote: datagram.quote,
+                      aboutBroadcast: datagram.isBroadcast || header.destination.isMulticast, now: now)
+    }
+
+    /// Sends an ICMP error to `destination` quoting `quote` (the offending
+    /// header and first 8 payload octets), subject to the rate limit.
+    func sendICMPError(_ message: ICMPv4Repr, to destination: IPv4Address, quote: UnsafeRawBufferPointer,
+                       aboutBroadcast: Bool, now: Instant) {
+        guard !aboutBroadcast, !destination.isUnspecified, !isBroadcast(destination),
+              !destination.isMulticast, !destination.isLoopback else { return }
+        guard icmpRateLimiter.allow(now: now) else {
+            count(.icmpErrorRateLimited)
+            return
+        }
+        let sent = send(source: address, destination: destination, protocolNumber: .icmp,
+                        payloadLength: ICMPv4Message.headerLength + quote.count) { buffer in
+            message.emit(into: buffer, data: quote)
+        }
+        if sent {
+            counters.icmpErrorsSent += 1
+            Self.icmpLog.debug("sent \(message.type)", "to=\(destination)")
+        }
+    }
+}

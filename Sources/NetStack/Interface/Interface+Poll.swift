@@ -1,0 +1,92 @@
+import CapnetBase
+import NIC
+
+extension Interface {
+    /// Longest wait in `run` between two checks of its stop condition.
+    public static let maximumRunWait = Nanoseconds.milliseconds(100)
+
+    /// Runs one turn to completion: announces the address on the first turn,
+    /// receives one batch and passes each frame through the layers, runs due
+    /// timers, polls transports and services, and transmits what they sent.
+    public func poll(now: Instant) {
+        currentTime = now
+
+        // 1. Announce our address once (RFC 5227 §3).
+        if !hasAnnounced {
+            hasAnnounced = true
+            if configuration.sendsGratuitousARP { sendGratuitousARP() }
+        }
+
+        // 2. Receive one batch; every received slot goes back to the pool.
+        do {
+            _ = try device.receive(into: &receiveBatch, now: now)
+        } catch {
+            Self.log.warning("receive failed on \(device.name): \(error)")
+        }
+        for index in 0..<receiveBatch.count {
+            receiveFrame(receiveBatch[index], now: now)
+        }
+        receiveBatch.releaseAll(to: device.pool)
+
+        // 3. Timers: ARP retransmission and expiry, reassembly timeouts.
+        runTimers(now: now)
+
+        // 4. Transports and services react and send.
+        for handler in handlers.values {
+            var output: Interface = self
+            handler.poll(now: now, output: &output)
+        }
+        for service in services {
+            service.poll(now: now)
+        }
+
+        // 5. Transmit everything gathered in this turn.
+        flushTransmitBatch(now: now)
+    }
+
+    /// The earliest time `poll` has work to do; nil when only a received
+    /// frame can make work.
+    public var nextDeadline: Instant? {
+        if !hasAnnounced || !transmitBatch.isEmpty { return currentTime }
+        var deadlines = [arpCache.nextDeadline, reassembler.nextDeadline, device.nextDeadline]
+        deadlines += handlers.values.map(\.nextDeadline)
+        deadlines += services.map(\.nextDeadline)
+        return deadlines.compactMap { $0 }.min()
+    }
+
+    /// Polls until `shouldStop` returns true, waiting on the device between
+    /// turns until the next deadline (at most `maximumRunWait`, so the stop
+    /// condition is checked at least that often).
+    public func run(clock: TimeSource, until shouldStop: () -> Bool) throws {
+        while !shouldStop() {
+            let now = clock.now()
+            poll(now: now)
+            let deadline = min(nextDeadline ?? .distantFuture, now + Self.maximumRunWait)
+            if now < deadline {
+                try device.wait(until: deadline, now: now)
+            }
+        }
+    }
+
+    func runTimers(now: Instant) {
+        arpCache.poll(now: now, sendRequest: { target in
+            sendARPRequest(for: target)
+        }, dropFrame: { frame in
+            device.pool.release(frame.slot)
+            count(.arpResolutionFailed)
+        })
+
+        var expired: [(source: IPv4Address, destination: IPv4Address, quote: [UInt8])] = []
+        reassembler.poll(now: now, timeExceeded: { source, destination, quote in
+            expired.append((source, destination, quote))
+        }, drop: { reason in
+            count(reason)
+        })
+        for (source, destination, quote) in expired {
+            quote.withUnsafeBytes { quote in
+                sendICMPError(.timeExceeded(.fragmentReassemblyTimeExceeded), to: source, quote: quote,
+                              aboutBroadcast: isBroadcast(destination), now: now)
+            }
+        }
+    }
+}

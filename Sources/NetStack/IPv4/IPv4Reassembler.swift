@@ -172,17 +172,17 @@ public struct IPv4Reassembler {
     }
 
     /// Removes datagrams past their deadline. For each one whose fragment
-    /// zero arrived (and that was not discarded), passes its source,
-    /// destination and quoted header to `timeExceeded`, so the caller can
-    /// send ICMP time exceeded (RFC 792, RFC 1122 §3.3.2).
-    public mutating func poll(now: Instant, timeExceeded: (IPv4Address, IPv4Address, [UInt8]) -> Void,
+    /// zero arrived (and that was not discarded), passes that fragment's
+    /// header and quote to `timeExceeded`, so the caller can send ICMP time
+    /// exceeded (RFC 792, RFC 1122 §3.3.2).
+    public mutating func poll(now: Instant, timeExceeded: (IPv4Repr, [UInt8]) -> Void,
                               drop: (DropReason) -> Void) {
         let expired = datagrams.filter { $0.value.deadline <= now }
         for (key, datagram) in expired.sorted(by: { $0.value.sequence < $1.value.sequence }) {
             remove(key)
             guard !datagram.discarded else { continue }
             drop(.reassemblyTimeout)
-            if !datagram.quote.isEmpty { timeExceeded(key.source, key.destination, datagram.quote) }
+            if let first = datagram.firstHeader { timeExceeded(first, datagram.quote) }
         }
     }
 

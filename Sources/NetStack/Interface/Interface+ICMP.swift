@@ -43,13 +43,18 @@ extension Interface {
     func sendICMPError(_ message: ICMPv4Repr, about datagram: ReceivedDatagram,
                        payload: UnsafeRawBufferPointer, now: Instant) {
         let header = datagram.header
-        if header.protocolNumber == .icmp {
-            // An ICMP message too short to have a type is not answered either.
-            guard let type = payload.first, !ICMPv4Type(rawValue: type).isError else { return }
-        }
-        guard header.fragmentOffset == 0, !datagram.isLinkBroadcast else { return }
+        guard !Self.isICMPError(protocolNumber: header.protocolNumber, payload: payload),
+              header.fragmentOffset == 0, !datagram.isLinkBroadcast else { return }
         sendICMPError(message, to: header.source, quote: datagram.quote,
                       aboutBroadcast: datagram.isBroadcast || header.destination.isMulticast, now: now)
+    }
+
+    /// True when `payload` is an ICMP error message, or an ICMP message too
+    /// short to have a type; no ICMP error is sent about either.
+    static func isICMPError(protocolNumber: IPProtocol, payload: UnsafeRawBufferPointer) -> Bool {
+        guard protocolNumber == .icmp else { return false }
+        guard let type = payload.first else { return true }
+        return ICMPv4Type(rawValue: type).isError
     }
 
     /// Sends an ICMP error to `destination` quoting `quote` (the offending

@@ -76,16 +76,19 @@ extension Interface {
             count(.arpResolutionFailed)
         })
 
-        var expired: [(source: IPv4Address, destination: IPv4Address, quote: [UInt8])] = []
-        reassembler.poll(now: now, timeExceeded: { source, destination, quote in
-            expired.append((source, destination, quote))
+        var expired: [(header: IPv4Repr, quote: [UInt8])] = []
+        reassembler.poll(now: now, timeExceeded: { header, quote in
+            expired.append((header, quote))
         }, drop: { reason in
             count(reason)
         })
-        for (source, destination, quote) in expired {
+        for (header, quote) in expired {
             quote.withUnsafeBytes { quote in
-                sendICMPError(.timeExceeded(.fragmentReassemblyTimeExceeded), to: source, quote: quote,
-                              aboutBroadcast: isBroadcast(destination), now: now)
+                let payloadPrefix = UnsafeRawBufferPointer(rebasing: quote[min(header.headerLength, quote.count)...])
+                guard !Self.isICMPError(protocolNumber: header.protocolNumber, payload: payloadPrefix) else { return }
+                sendICMPError(.timeExceeded(.fragmentReassemblyTimeExceeded), to: header.source, quote: quote,
+                              aboutBroadcast: isBroadcast(header.destination) || header.destination.isMulticast,
+                              now: now)
             }
         }
     }

@@ -107,6 +107,8 @@ public final class UDPSocket {
     /// Sends `payload` to `destination`, fragmenting it when it exceeds the
     /// MTU. Returns false when the datagram was dropped on the way out (no
     /// route, ARP queue full, no frame slot); the interface counts why.
+    /// The frames go out on the interface's next turn, and timers this send
+    /// starts (ARP) count from the time of the last turn.
     @discardableResult
     public func send(_ payload: UnsafeRawBufferPointer, to destination: IPv4Endpoint) throws(UDPSocketError) -> Bool {
         try checkSend(length: payload.count, to: destination)

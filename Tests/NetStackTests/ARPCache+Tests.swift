@@ -119,7 +119,10 @@ import Testing
         _ = try cache.enqueue(Self.frame(1), for: Self.otherHost, now: Self.start)
         let rows = cache.snapshot(now: Self.start)
         #expect(rows.count == 2)
-        #expect(rows[0].address == Self.host && rows[0].state == .resolved && rows[0].hardwareAddress == Self.mac)
-        #expect(rows[1].state == .incomplete(requestsSent: 1) && rows[1].pendingFrames == 1)
+        #expect(rows[0].address == Self.host)
+        #expect(rows[0].state == .resolved)
+        #expect(rows[0].hardwareAddress == Self.mac)
+        #expect(rows[1].state == .incomplete(requestsSent: 1))
+        #expect(rows[1].pendingFrames == 1)
     }
 }

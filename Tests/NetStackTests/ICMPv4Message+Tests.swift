@@ -2,7 +2,7 @@ import Testing
 @testable import NetStack
 
 @Suite struct ICMPv4MessageTests {
-    /// The ICMP message of an Ethernet frame carrying IPv4 without options.
+    /// Returns the ICMP message of an Ethernet frame carrying IPv4 without options.
     static func icmp(_ frame: [UInt8]) -> [UInt8] { Array(frame.dropFirst(14 + 20)) }
 
     @Test func parsesScapyEchoRequest() throws {
@@ -54,7 +54,8 @@ import Testing
     @Test func fragmentationNeededCarriesMTU() throws {
         let original = ICMPv4Repr.destinationUnreachable(.fragmentationNeeded, nextHopMTU: 1400)
         let bytes = emitted(count: 8) { buffer in original.emit(into: buffer, data: UnsafeRawBufferPointer(start: nil, count: 0)) }
-        #expect(bytes[6] == 0x05 && bytes[7] == 0x78)
+        #expect(bytes[6] == 0x05)
+        #expect(bytes[7] == 0x78)
         let parsed = try withBytes(bytes) { try ICMPv4Repr.parse($0).0 }
         #expect(parsed == original)
     }

@@ -6,7 +6,7 @@ import Testing
     static let start = Instant(nanoseconds: 5_000_000_000)
     static let payload: [UInt8] = (0..<40).map { UInt8($0) }
 
-    /// One fragment of `payload` (or of `total` octets) with identification `id`.
+    /// Makes one fragment of `data` with identification `id`.
     static func fragment(_ range: Range<Int>, more: Bool, id: UInt16 = 1, of data: [UInt8] = payload)
         -> (IPv4Repr, [UInt8]) {
         let header = IPv4Repr(source: TestAddresses.peerIP, destination: TestAddresses.ourIP, protocolNumber: .udp,
@@ -69,7 +69,7 @@ import Testing
         _ = Self.insert(&reassembler, Self.fragment(16..<32, more: true), drops: drops)
         let last = Self.insert(&reassembler, Self.fragment(32..<40, more: false), drops: drops)
         #expect(Self.completed(last) == nil)
-        #expect(drops.reasons == [.reassemblyOverlap, .reassemblyOverlap, .reassemblyOverlap])
+        #expect(drops.reasons == [.reassemblyOverlap, .reassemblyDiscardedDatagram, .reassemblyDiscardedDatagram])
         #expect(reassembler.bufferedBytes == 0)
     }
 

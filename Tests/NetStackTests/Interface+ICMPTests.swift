@@ -93,7 +93,8 @@ import Testing
         let sent = harness.exchange(ScapyVectors.bigEchoRequestFragment0, overlapping,
                                     ScapyVectors.bigEchoRequestFragment1, ScapyVectors.bigEchoRequestFragment2)
         #expect(sent.isEmpty)
-        #expect(harness.interface.counters[drop: .reassemblyOverlap] == 3)
+        #expect(harness.interface.counters[drop: .reassemblyOverlap] == 1)
+        #expect(harness.interface.counters[drop: .reassemblyDiscardedDatagram] == 2)
     }
 
     @Test func echoToBroadcastIsIgnored() throws {
@@ -132,5 +133,66 @@ import Testing
         frame[frame.count - 1] ^= 0xFF
         #expect(harness.exchange(frame).isEmpty)
         #expect(harness.interface.counters[drop: .icmpBadChecksum] == 1)
+    }
+}
+
+@Suite struct InterfaceLargePingTests {
+    /// The largest ICMP echo: 65535 − 20 (IPv4) − 8 (ICMP) = 65507 data octets.
+    static let maximumData = 65507
+
+    /// Builds the request fragments with the wire emitters; the checks below
+    /// compare the reply with this input, not with our own output.
+    static func requestFragments(dataLength: Int) -> (frames: [[UInt8]], data: [UInt8]) {
+        let data = (0..<dataLength).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var message = [UInt8](repeating: 0, count: 8 + dataLength)
+        message.withUnsafeMutableBytes { buffer in
+            data.withUnsafeBytes { ICMPv4Repr.echoRequest(identifier: 5, sequenceNumber: 9).emit(into: buffer, data: $0) }
+        }
+        var frames: [[UInt8]] = []
+        var offset = 0
+        while offset < message.count {
+            let length = min(1480, message.count - offset)
+            let header = IPv4Repr(source: TestAddresses.peerIP, destination: TestAddresses.ourIP, protocolNumber: .icmp,
+                                  payloadLength: length, identification: 0x4242,
+                                  moreFragments: offset + length < message.count,
+                                  fragmentOffset: UInt16(offset / 8))
+            let ethernet = emitted(count: 14) {
+                EthernetRepr(destination: TestAddresses.ourMAC, source: TestAddresses.peerMAC, etherType: .ipv4).emit(into: $0)
+            }
+            frames.append(ethernet + emitted(count: 20) { header.emit(into: $0) } + message[offset..<offset + length])
+            offset += length
+        }
+        return (frames, data)
+    }
+
+    @Test func maximumSizePingIsAnswered() throws {
+        let harness = try InterfaceHarness()
+        harness.learnPeer()
+        let (frames, data) = Self.requestFragments(dataLength: Self.maximumData)
+        #expect(frames.count == 45)
+        for frame in frames { harness.device.inject(frame) }
+        var sent: [[UInt8]] = []
+        for _ in 0..<3 { sent += harness.exchange() }
+        #expect(sent.count == 45)
+        let headers = try sent.map { frame in try withBytes(Array(frame.dropFirst(14))) { try IPv4Repr.parse($0) } }
+        #expect(headers.map(\.fragmentOffset) == (0..<45).map { UInt16($0 * 185) })
+        #expect(headers.filter(\.moreFragments).count == 44)
+        let reply = sent.flatMap { $0.dropFirst(14 + 20) }
+        #expect(reply.count == 8 + Self.maximumData)
+        #expect(reply[0] == ICMPv4Type.echoReply.rawValue)
+        #expect(Array(reply[8...]) == data)
+        let checksum = withBytes(reply) { InternetChecksum.compute($0) }
+        #expect(checksum == 0)
+        #expect(harness.device.pool.freeCount == harness.device.pool.slotCount)
+    }
+
+    @Test func reassemblyBoundLimitsPingSize() throws {
+        let harness = try InterfaceHarness { $0.reassembly.maximumBytes = 8192 }
+        harness.learnPeer()
+        let (frames, _) = Self.requestFragments(dataLength: 10000)
+        for frame in frames { harness.device.inject(frame) }
+        #expect(harness.exchange().isEmpty)
+        #expect(harness.interface.counters[drop: .reassemblyMemoryLimit] == 1)
+        #expect(harness.interface.counters[drop: .reassemblyDiscardedDatagram] == 1)
     }
 }

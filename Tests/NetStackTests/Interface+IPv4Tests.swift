@@ -4,7 +4,7 @@ import NIC
 import Testing
 @testable import NetStack
 
-/// A stand-in transport that records what it receives and answers through the output.
+/// A stand-in transport that records what it receives and replies through the output.
 final class RecordingTransport: IPv4TransportHandler {
     var received: [(source: IPv4Address, payload: [UInt8])] = []
     var polls = 0

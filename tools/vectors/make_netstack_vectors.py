@@ -26,13 +26,13 @@ def add(name, packet, comment):
 # ARP (RFC 826)
 add("arpRequestForUs",
     Ether(dst=BROADCAST, src=PEER_MAC) / ARP(op=1, hwsrc=PEER_MAC, psrc=PEER_IP, hwdst="00:00:00:00:00:00", pdst=OUR_IP),
-    "The peer asks for our MAC address.")
+    "The peer requests our MAC address.")
 add("arpReplyFromUs",
     Ether(dst=PEER_MAC, src=OUR_MAC) / ARP(op=2, hwsrc=OUR_MAC, psrc=OUR_IP, hwdst=PEER_MAC, pdst=PEER_IP),
-    "Our answer to arpRequestForUs.")
+    "Our reply to arpRequestForUs.")
 add("arpReplyFromPeer",
     Ether(dst=OUR_MAC, src=PEER_MAC) / ARP(op=2, hwsrc=PEER_MAC, psrc=PEER_IP, hwdst=OUR_MAC, pdst=OUR_IP),
-    "The peer answers our request.")
+    "The peer replies to our request.")
 add("arpRequestFromUs",
     Ether(dst=BROADCAST, src=OUR_MAC) / ARP(op=1, hwsrc=OUR_MAC, psrc=OUR_IP, hwdst="00:00:00:00:00:00", pdst=PEER_IP),
     "We ask for the peer's MAC address.")
@@ -45,7 +45,7 @@ request_data = bytes(range(56))
 echo_request = IP(src=PEER_IP, dst=OUR_IP, id=0x4D2, flags=0, ttl=64) / ICMP(type=8, id=0x1234, seq=7) / Raw(request_data)
 add("echoRequest", Ether(dst=OUR_MAC, src=PEER_MAC) / echo_request, "A ping with 56 data octets, as ping(8) sends.")
 echo_reply = IP(src=OUR_IP, dst=PEER_IP, id=FIRST_ID, flags=0, ttl=64) / ICMP(type=0, id=0x1234, seq=7) / Raw(request_data)
-add("echoReply", Ether(dst=PEER_MAC, src=OUR_MAC) / echo_reply, "Our answer to echoRequest.")
+add("echoReply", Ether(dst=PEER_MAC, src=OUR_MAC) / echo_reply, "Our reply to echoRequest.")
 
 # A 4000-octet ping (ping -s 4000), fragmented at MTU 1500 both ways.
 big_data = bytes((i * 7) & 0xFF for i in range(4000))
@@ -54,10 +54,10 @@ for index, piece in enumerate(fragment(big_request, fragsize=1480)):
     add(f"bigEchoRequestFragment{index}", Ether(dst=OUR_MAC, src=PEER_MAC) / piece, f"Fragment {index} of a 4000-octet ping.")
 big_reply = IP(src=OUR_IP, dst=PEER_IP, id=FIRST_ID, flags=0, ttl=64) / ICMP(type=0, id=0x99, seq=1) / Raw(big_data)
 for index, piece in enumerate(fragment(big_reply, fragsize=1480)):
-    add(f"bigEchoReplyFragment{index}", Ether(dst=PEER_MAC, src=OUR_MAC) / piece, f"Fragment {index} of our answer.")
-add("bigEchoReplyWhole", big_reply, "Our answer before fragmentation, as one IPv4 datagram.")
+    add(f"bigEchoReplyFragment{index}", Ether(dst=PEER_MAC, src=OUR_MAC) / piece, f"Fragment {index} of our reply.")
+add("bigEchoReplyWhole", big_reply, "Our reply before fragmentation, as one IPv4 datagram.")
 
-# Fragment zero alone, then the time exceeded that answers its timeout.
+# Fragment zero alone, then the time exceeded sent when it times out.
 first = fragment(big_request, fragsize=1480)[0]
 time_exceeded = IP(src=OUR_IP, dst=PEER_IP, id=FIRST_ID, flags=0, ttl=64) / ICMP(type=11, code=1) / Raw(bytes(first)[:28])
 add("reassemblyTimeExceeded", Ether(dst=PEER_MAC, src=OUR_MAC) / time_exceeded,
@@ -96,7 +96,7 @@ add("echoRequestToBroadcast",
 unknown_protocol = IP(src=PEER_IP, dst=OUR_IP, id=0x7C, flags=0, ttl=64, proto=253) / Raw(b"experimental payload")
 add("unknownProtocol", Ether(dst=OUR_MAC, src=PEER_MAC) / unknown_protocol, "Protocol 253 (RFC 3692 experimentation).")
 protocol_unreachable = IP(src=OUR_IP, dst=PEER_IP, id=FIRST_ID, flags=0, ttl=64) / ICMP(type=3, code=2) / Raw(bytes(unknown_protocol)[:28])
-add("protocolUnreachable", Ether(dst=PEER_MAC, src=OUR_MAC) / protocol_unreachable, "Our answer to unknownProtocol.")
+add("protocolUnreachable", Ether(dst=PEER_MAC, src=OUR_MAC) / protocol_unreachable, "Our reply to unknownProtocol.")
 icmp_error = IP(src=PEER_IP, dst=OUR_IP, id=0x7D, flags=0, ttl=64) / ICMP(type=3, code=1) / Raw(bytes(range(256)) * 8)
 add("fragmentedICMPErrorFragment0", Ether(dst=OUR_MAC, src=PEER_MAC) / fragment(icmp_error, fragsize=1480)[0],
     "Fragment zero of a 2056-octet destination unreachable.")
@@ -107,7 +107,7 @@ add("tcpSegment",
     "Protocol 6 with an opaque payload, for a registered handler.")
 add("arpRequestForOtherHost",
     Ether(dst=BROADCAST, src=PEER_MAC) / ARP(op=1, hwsrc="02:00:00:00:00:03", psrc="192.0.2.3", hwdst="00:00:00:00:00:00", pdst="192.0.2.99"),
-    "192.0.2.3 asks for 192.0.2.99: not for us.")
+    "192.0.2.3 requests the MAC of 192.0.2.99, not ours.")
 add("arpPeerMovedAnnouncement",
     Ether(dst=BROADCAST, src="02:00:00:00:00:0a") / ARP(op=1, hwsrc="02:00:00:00:00:0a", psrc=PEER_IP, hwdst="00:00:00:00:00:00", pdst=PEER_IP),
     "The peer announces a new MAC address; the target is not us.")

@@ -3,20 +3,20 @@ import NIC
 
 /// The ARP translation table (RFC 826) with its timers and the frames waiting
 /// for an address to resolve. Sans-IO: the interface passes time in, sends
-/// the requests this type asks for, and transmits or releases the frames it
+/// the requests this type reports, and transmits or releases the frames it
 /// hands back. It never reads packet bytes.
 public struct ARPCache {
     public struct Configuration: Sendable {
         /// How long a resolved mapping is used before it is resolved again.
-        /// RFC 1122 §2.3.2.1 asks for a timeout; Linux marks entries stale
+        /// RFC 1122 §2.3.2.1 requires a timeout; Linux marks entries stale
         /// after 15–45 s (`base_reachable_time` 30 s) and 60 s is chosen here.
         public var entryLifetime: Nanoseconds = .seconds(60)
         /// Entries in the table, resolved and incomplete together. When full, the
         /// resolved entry closest to expiry makes room; with none, resolution fails.
         public var maximumEntries = 256
         /// Frames waiting for one address. Linux's `unres_qlen_bytes` default
-        /// holds about 100 small frames; 16 holds one 64 KiB datagram's
-        /// fragments at MTU 1500 only in part, so larger bursts are dropped.
+        /// fits about 100 small frames. With 16, a 64 KiB datagram's 45
+        /// fragments at MTU 1500 do not all fit, so part of such a burst is dropped.
         public var maximumPendingPerAddress = 16
         /// Frames waiting for any address, which bounds the frame pool slots held.
         public var maximumPendingTotal = 64
@@ -28,7 +28,7 @@ public struct ARPCache {
         public init() {}
     }
 
-    /// Why `enqueue` did not take a frame. The caller releases the frame and counts the reason.
+    /// The reason `enqueue` did not take a frame. The caller releases the frame and counts the reason.
     public enum EnqueueFailure: Error, Sendable, Equatable {
         case pendingQueueFull
         case tableFull
@@ -49,7 +49,7 @@ public struct ARPCache {
 
     public var count: Int { entries.count }
 
-    /// The hardware address for `address` while its entry is resolved and not expired.
+    /// Returns the hardware address for `address` while its entry is resolved and not expired.
     public func lookup(_ address: IPv4Address, now: Instant) -> MACAddress? {
         guard case .resolved(let hardwareAddress, let expires)? = entries[address], now < expires else { return nil }
         return hardwareAddress
@@ -82,7 +82,7 @@ public struct ARPCache {
     /// RFC 826's merge step: when `address` is already in the table, stores
     /// its new hardware address and returns the frames that were waiting for
     /// it (the caller sets their destination and transmits them). Returns nil
-    /// when there is no entry, so the caller knows the merge flag is false.
+    /// when there is no entry, so the caller leaves the merge flag false.
     public mutating func merge(_ address: IPv4Address, hardwareAddress: MACAddress, now: Instant) -> [Frame]? {
         guard let state = entries[address] else { return nil }
         entries[address] = .resolved(hardwareAddress, expires: now + configuration.entryLifetime)
@@ -153,7 +153,7 @@ public struct ARPCache {
         pendingCount = 0
     }
 
-    /// The table for display, sorted by address.
+    /// Returns the table for display, sorted by address.
     public func snapshot(now: Instant) -> [ARPTableEntry] {
         entries.map { address, state in
             switch state {
@@ -194,7 +194,7 @@ public struct ARPTableEntry: Hashable, Sendable {
     public var address: IPv4Address
     public var hardwareAddress: MACAddress?
     public var state: State
-    /// Until the mapping expires (resolved) or the next request (incomplete).
+    /// Time until the mapping expires (resolved) or until the next request (incomplete).
     public var expiresIn: Nanoseconds
     public var pendingFrames: Int
 }

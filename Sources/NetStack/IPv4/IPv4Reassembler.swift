@@ -2,7 +2,7 @@ import CapnetBase
 
 /// Reassembly of fragmented IPv4 datagrams (RFC 791 §3.2, RFC 815) with
 /// bounded memory. Sans-IO: the interface passes fragments and time in,
-/// delivers completed datagrams and sends the ICMP errors this type asks for.
+/// delivers completed datagrams and sends the ICMP errors this type reports.
 ///
 /// Overlapping fragments discard the whole datagram, including fragments
 /// still to come (RFC 5722's rule, applied to IPv4); an exact duplicate of
@@ -15,8 +15,8 @@ public struct IPv4Reassembler {
         /// Datagrams in progress at once, discarded ones included. When full,
         /// the oldest is evicted to make room.
         public var maximumDatagrams = 16
-        /// Buffer memory over all datagrams in progress, in octets. A datagram
-        /// holds as many octets as the end of its furthest fragment; the oldest
+        /// Buffer memory over all datagrams in progress, in octets. A datagram's
+        /// buffer reaches to the end of its furthest fragment, and the oldest
         /// other datagrams are evicted to stay under this.
         public var maximumBytes = 256 * 1024
         /// Fragments in one datagram: a 64 KiB datagram at MTU 576 needs 118.
@@ -106,7 +106,7 @@ public struct IPv4Reassembler {
         // Force unwrap: the entry exists, found or just created above.
         var datagram = datagrams[key]!
         if datagram.discarded {
-            drop(.reassemblyOverlap)
+            drop(.reassemblyDiscardedDatagram)
             return .dropped
         }
 
@@ -177,8 +177,12 @@ public struct IPv4Reassembler {
     /// exceeded (RFC 792, RFC 1122 §3.3.2).
     public mutating func poll(now: Instant, timeExceeded: (IPv4Repr, [UInt8]) -> Void,
                               drop: (DropReason) -> Void) {
-        let expired = datagrams.filter { $0.value.deadline <= now }
-        for (key, datagram) in expired.sorted(by: { $0.value.sequence < $1.value.sequence }) {
+        var expired: [(key: Key, datagram: Datagram)] = []
+        for (key, datagram) in datagrams where datagram.deadline <= now {
+            expired.append((key, datagram))
+        }
+        guard !expired.isEmpty else { return }
+        for (key, datagram) in expired.sorted(by: { $0.datagram.sequence < $1.datagram.sequence }) {
             remove(key)
             guard !datagram.discarded else { continue }
             drop(.reassemblyTimeout)
@@ -186,7 +190,13 @@ public struct IPv4Reassembler {
         }
     }
 
-    public var nextDeadline: Instant? { datagrams.values.map(\.deadline).min() }
+    public var nextDeadline: Instant? {
+        var earliest: Instant?
+        for datagram in datagrams.values where earliest.map({ datagram.deadline < $0 }) ?? true {
+            earliest = datagram.deadline
+        }
+        return earliest
+    }
 
     /// Frees a datagram's buffer but remembers its key until the deadline,
     /// so its remaining fragments are dropped too.

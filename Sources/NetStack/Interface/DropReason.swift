@@ -1,5 +1,5 @@
-/// Why the interface dropped a frame, a datagram or a reply it would have
-/// sent. Each case's `label` is a Prometheus label value.
+/// The reason the interface dropped a frame, a datagram or a reply it would
+/// have sent. Each case's `label` is a Prometheus label value.
 public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     // Ethernet
     case ethernetTruncated
@@ -21,7 +21,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// A frame that found its destination's pending queue (or all of them) full.
     case arpPendingQueueFull
     case arpTableFull
-    /// A frame whose destination did not answer any request.
+    /// A frame whose destination sent no reply to any ARP request.
     case arpResolutionFailed
 
     // IPv4
@@ -39,8 +39,11 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case reassemblyInvalidFragment
     /// Fragments that would end past 65535 octets.
     case reassemblyTooLarge
-    /// An overlap (RFC 5722), and every later fragment of that datagram.
+    /// A fragment overlapping one already received (RFC 5722).
     case reassemblyOverlap
+    /// A fragment of a datagram discarded earlier (overlap, size or memory
+    /// limit), which stays discarded until its reassembly timeout.
+    case reassemblyDiscardedDatagram
     case reassemblyDuplicateFragment
     /// A datagram that would not fit in the memory bound even after evictions.
     case reassemblyMemoryLimit
@@ -96,6 +99,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .reassemblyInvalidFragment: "reassembly_invalid_fragment"
         case .reassemblyTooLarge: "reassembly_too_large"
         case .reassemblyOverlap: "reassembly_overlap"
+        case .reassemblyDiscardedDatagram: "reassembly_discarded_datagram"
         case .reassemblyDuplicateFragment: "reassembly_duplicate_fragment"
         case .reassemblyMemoryLimit: "reassembly_memory_limit"
         case .reassemblyEvicted: "reassembly_evicted"

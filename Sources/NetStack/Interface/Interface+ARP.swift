@@ -4,8 +4,8 @@ import NIC
 extension Interface {
     static let arpLog = Logger(.arp)
 
-    /// RFC 826's reception algorithm: merge the sender's mapping if we have
-    /// one, then, only when we are the target, add it and answer a request.
+    /// Runs RFC 826's reception algorithm: merge the sender's mapping if the
+    /// table has one, then, only when we are the target, add it and reply to a request.
     func receiveARP(_ bytes: UnsafeRawBufferPointer, now: Instant) {
         let arp: ARPRepr
         do {
@@ -24,8 +24,8 @@ extension Interface {
         default: break
         }
 
-        // Never learn a group MAC address, or a mapping for an address that
-        // is not a single host; a claim on our own address is a conflict.
+        // Never learn a group MAC address or a mapping for an address that is
+        // not a single host. Another host claiming our own address is a conflict.
         let sender = arp.senderProtocolAddress
         guard !arp.senderHardwareAddress.isMulticast, arp.senderHardwareAddress != .zero else {
             count(.arpInvalidSender)
@@ -37,7 +37,7 @@ extension Interface {
             count(.arpInvalidSender)
             return
         }
-        // A probe (RFC 5227 §2.1.1) has sender 0.0.0.0: answer it, learn nothing.
+        // A probe (RFC 5227 §2.1.1) has sender 0.0.0.0, so reply to it but learn nothing.
         let senderIsHost = !sender.isUnspecified && !isBroadcast(sender) && !sender.isMulticast
 
         // RFC 826: "If the pair <protocol type, sender protocol address> is
@@ -88,8 +88,8 @@ extension Interface {
         counters.arpRequestsSent += 1
     }
 
-    /// An ARP announcement (RFC 5227 §3): a broadcast request whose sender and
-    /// target protocol addresses are both ours, so neighbours update their tables.
+    /// Sends an ARP announcement (RFC 5227 §3): a broadcast request whose sender
+    /// and target protocol addresses are both ours, so neighbours update their tables.
     func sendGratuitousARP() {
         Self.arpLog.info("announcing address", "address=\(address) mac=\(device.macAddress) device=\(device.name)")
         sendARPRequest(for: address)

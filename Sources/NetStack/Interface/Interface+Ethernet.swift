@@ -47,7 +47,7 @@ extension Interface {
         return frame
     }
 
-    /// The frame's bytes after the Ethernet header.
+    /// Returns the frame's bytes after the Ethernet header.
     func payload(of frame: Frame) -> UnsafeMutableRawBufferPointer {
         UnsafeMutableRawBufferPointer(rebasing: device.pool.bytes(frame)[EthernetFrame.headerLength...])
     }

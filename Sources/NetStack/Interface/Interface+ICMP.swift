@@ -4,7 +4,7 @@ import NIC
 extension Interface {
     static let icmpLog = Logger(.icmp)
 
-    /// Answers echo requests; counts every other message as unhandled.
+    /// Sends an echo reply for each echo request and counts every other message as unhandled.
     func receiveICMP(_ datagram: ReceivedDatagram, payload: UnsafeRawBufferPointer, now: Instant) {
         let message: ICMPv4Repr
         let data: UnsafeRawBufferPointer

@@ -2,7 +2,7 @@ import CapnetBase
 import NIC
 
 extension Interface {
-    /// Longest wait in `run` between two checks of its stop condition.
+    /// Maximum wait in `run` between two checks of its stop condition.
     public static let maximumRunWait = Nanoseconds.milliseconds(100)
 
     /// Runs one turn to completion: announces the address on the first turn,
@@ -48,10 +48,11 @@ extension Interface {
     /// frame can make work.
     public var nextDeadline: Instant? {
         if !hasAnnounced || !transmitBatch.isEmpty { return currentTime }
-        var deadlines = [arpCache.nextDeadline, reassembler.nextDeadline, device.nextDeadline]
-        deadlines += handlers.values.map(\.nextDeadline)
-        deadlines += services.map(\.nextDeadline)
-        return deadlines.compactMap { $0 }.min()
+        var earliest = earlier(arpCache.nextDeadline, reassembler.nextDeadline)
+        earliest = earlier(earliest, device.nextDeadline)
+        for handler in handlers.values { earliest = earlier(earliest, handler.nextDeadline) }
+        for service in services { earliest = earlier(earliest, service.nextDeadline) }
+        return earliest
     }
 
     /// Polls until `shouldStop` returns true, waiting on the device between
@@ -66,6 +67,12 @@ extension Interface {
                 try device.wait(until: deadline, now: now)
             }
         }
+    }
+
+    private func earlier(_ first: Instant?, _ second: Instant?) -> Instant? {
+        guard let first else { return second }
+        guard let second else { return first }
+        return min(first, second)
     }
 
     func runTimers(now: Instant) {

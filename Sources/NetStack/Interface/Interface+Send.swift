@@ -1,7 +1,7 @@
 import CapnetBase
 import NIC
 
-/// Where a datagram goes on the link.
+/// The link-layer destination of a datagram.
 enum NextHop: Equatable {
     /// A fixed link address: broadcast, or a multicast group's MAC.
     case link(MACAddress)
@@ -39,9 +39,9 @@ extension Interface: IPv4Output {
             return dispatch(frame, to: nextHop)
         }
 
-        // Fragment (RFC 791 §3.2): every fragment but the last carries the
-        // largest multiple of 8 octets that fits, with MF set; offsets count
-        // 8-octet units; all share the identification.
+        // Fragment (RFC 791 §3.2). Every fragment but the last carries the
+        // largest multiple of 8 octets that fits and has MF set. Offsets count
+        // 8-octet units, and all fragments share the identification.
         let whole = UnsafeMutableRawBufferPointer(rebasing: fragmentScratch[..<payloadLength])
         fill(whole)
         let fragmentPayload = maximumPayload / IPv4Packet.fragmentOffsetUnit * IPv4Packet.fragmentOffsetUnit

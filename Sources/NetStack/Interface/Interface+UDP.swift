@@ -26,7 +26,7 @@ extension Interface {
         if udpPorts[state.port] === state { udpPorts[state.port] = nil }
     }
 
-    /// Queues a datagram on its port's socket, or answers port unreachable.
+    /// Queues a datagram on its port's socket, or sends ICMP port unreachable when no socket is bound.
     func receiveUDP(_ datagram: ReceivedDatagram, payload: UnsafeRawBufferPointer, now: Instant) {
         let header = datagram.header
         let udp: UDPRepr

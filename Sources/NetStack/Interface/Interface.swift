@@ -6,7 +6,7 @@ import NIC
 /// (TCP) above them.
 ///
 /// The interface is driven by one thread: `poll(now:)` runs one turn to
-/// completion and `nextDeadline` says when the next turn is due. Only the
+/// completion and `nextDeadline` returns when the next turn is due. Only the
 /// owner of the interface mints UDP sockets and registers transports, so
 /// whoever holds a `UDPSocket` reaches its one port and nothing else.
 public final class Interface {
@@ -25,7 +25,7 @@ public final class Interface {
         /// Frames received per turn, and frames gathered before a transmit call.
         public var batchCapacity = 32
         /// The IPv4 identification of the first datagram sent; each datagram
-        /// takes the next value (RFC 6864 §4.1 asks for no particular sequence).
+        /// takes the next value (RFC 6864 §4.1 requires no particular sequence).
         public var initialIdentification: UInt16 = 0
         /// Announce the address with a gratuitous ARP request on the first turn (RFC 5227 §3).
         public var sendsGratuitousARP = true
@@ -116,7 +116,11 @@ public final class Interface {
     /// The ARP table for display.
     public var arpTable: [ARPTableEntry] { arpCache.snapshot(now: currentTime) }
 
-    func count(_ reason: DropReason) { counters.count(reason) }
+    /// Counts a drop and logs it at trace level, which costs one comparison when disabled.
+    func count(_ reason: DropReason) {
+        counters.count(reason)
+        Self.log.trace("dropped: \(reason.label)", "device=\(device.name)")
+    }
 }
 
 /// Something the interface polls on each turn, such as the UDP echo service.

@@ -14,7 +14,7 @@ public struct UDPReceivedDatagram: Hashable, Sendable {
     }
 }
 
-/// Why a UDP socket could not be bound or could not send.
+/// An error from binding a UDP socket or sending on it.
 public enum UDPSocketError: Error, Equatable, Sendable, CustomStringConvertible {
     case portInUse(UInt16)
     case noFreeEphemeralPort
@@ -99,7 +99,7 @@ public final class UDPSocket {
     /// Datagrams dropped because the receive queue was full.
     public var receiveQueueOverflows: UInt64 { state.overflowCount }
 
-    /// The oldest queued datagram, or nil when the queue is empty.
+    /// Removes and returns the oldest queued datagram, or returns nil when the queue is empty.
     public func receive() -> UDPReceivedDatagram? {
         state.dequeue()
     }

@@ -122,3 +122,23 @@ import Testing
         #expect(throws: InterfaceError.self) { try Interface(device: device, configuration: configuration) }
     }
 }
+
+@Suite struct UDPSocketCapabilityTests {
+    @Test func socketSeesOnlyItsOwnPort() throws {
+        let harness = try InterfaceHarness()
+        harness.learnPeer()
+        let seven = try harness.interface.bindUDP(port: 7)
+        let eight = try harness.interface.bindUDP(port: 8)
+        harness.exchange(ScapyVectors.udpToPort7)
+        #expect(eight.receive() == nil)
+        #expect(seven.receive()?.payload == Array("hello, capnet".utf8))
+    }
+
+    @Test func sendsComeFromSocketPort() throws {
+        let harness = try InterfaceHarness()
+        harness.learnPeer()
+        let socket = try harness.interface.bindUDP(port: 7)
+        try socket.send(Array("hello, capnet".utf8), to: IPv4Endpoint(address: TestAddresses.peerIP, port: 40000))
+        #expect(harness.exchange().map(hex) == [hex(ScapyVectors.udpEchoFromPort7)])
+    }
+}

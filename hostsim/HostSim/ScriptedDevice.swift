@@ -37,7 +37,7 @@ public final class ScriptedDevice: FrameDevice {
 
     public var pendingInbound: Int { inbound.count }
 
-    /// Returns and forgets every frame transmitted so far.
+    /// Returns every frame transmitted since the last call and clears the list.
     public func takeTransmitted() -> [[UInt8]] {
         defer { transmitted.removeAll() }
         return transmitted

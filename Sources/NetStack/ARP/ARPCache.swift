@@ -197,4 +197,13 @@ public struct ARPTableEntry: Hashable, Sendable {
     /// Time until the mapping expires (resolved) or until the next request (incomplete).
     public var expiresIn: Nanoseconds
     public var pendingFrames: Int
+
+    public init(address: IPv4Address, hardwareAddress: MACAddress?, state: State, expiresIn: Nanoseconds,
+                pendingFrames: Int) {
+        self.address = address
+        self.hardwareAddress = hardwareAddress
+        self.state = state
+        self.expiresIn = expiresIn
+        self.pendingFrames = pendingFrames
+    }
 }

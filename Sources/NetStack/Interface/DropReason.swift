@@ -28,7 +28,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case ipv4Malformed
     case ipv4BadChecksum
     case ipv4NotForUs
-    /// A source that is broadcast, multicast or in 127/8 (RFC 1122 §3.2.1.3).
+    /// A source that is broadcast, multicast, in 127/8 (RFC 1122 §3.2.1.3) or our own address.
     case ipv4InvalidSource
     /// No handler for the protocol number (protocol unreachable sent when allowed).
     case ipv4UnknownProtocol

@@ -42,9 +42,10 @@ extension Interface {
             count(.ipv4NotForUs)
             return
         }
-        // RFC 1122 §3.2.1.3: discard datagrams from a source that is not one host.
+        // RFC 1122 §3.2.1.3: discard datagrams from a source that is not one
+        // host. Our own address as the source means a loop or a spoofed datagram.
         let source = header.source
-        guard !isBroadcast(source), !source.isMulticast, !source.isLoopback,
+        guard !isBroadcast(source), !source.isMulticast, !source.isLoopback, source != address,
               !source.isUnspecified || isBroadcastDestination else {
             count(.ipv4InvalidSource)
             return

@@ -45,6 +45,8 @@ extension Interface {
                           payload: payload, now: now)
             return
         }
+        // NOTE: copying the payload into an array allocates once per datagram;
+        // fine for UDP services, but not a zero-copy path.
         let received = UDPReceivedDatagram(source: IPv4Endpoint(address: header.source, port: udp.sourcePort),
                                            destination: IPv4Endpoint(address: header.destination, port: udp.destinationPort),
                                            payload: Array(data))

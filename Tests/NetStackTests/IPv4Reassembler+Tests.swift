@@ -164,6 +164,20 @@ import Testing
         #expect(drops.reasons == [.reassemblyTooLarge])
     }
 
+    @Test func oversizeFragmentsStayWithinDatagramBound() {
+        var configuration = IPv4Reassembler.Configuration()
+        configuration.maximumDatagrams = 4
+        var reassembler = IPv4Reassembler(configuration: configuration)
+        let drops = Drops()
+        for id: UInt16 in 1...10 {
+            let header = IPv4Repr(source: TestAddresses.peerIP, destination: TestAddresses.ourIP, protocolNumber: .icmp,
+                                  payloadLength: 8, identification: id, moreFragments: false, fragmentOffset: 8189)
+            _ = Self.insert(&reassembler, (header, [UInt8](repeating: 0, count: 8)), drops: drops)
+        }
+        #expect(reassembler.datagramsInProgress == 4)
+        #expect(drops.reasons.filter { $0 == .reassemblyTooLarge }.count == 10)
+    }
+
     @Test func invalidFragmentsAreDropped() {
         var reassembler = IPv4Reassembler()
         let drops = Drops()

@@ -106,3 +106,24 @@ import Testing
         #expect(harness.interface.arpTable.isEmpty)
     }
 }
+
+@Suite struct InterfaceARPConflictTests {
+    @Test func ownFrameLoopedBackIsIgnored() throws {
+        let harness = try InterfaceHarness(gratuitousARP: true)
+        let announcement = harness.exchange()
+        #expect(announcement.count == 1)
+        #expect(harness.exchange(ScapyVectors.gratuitousARP).isEmpty)
+        #expect(harness.interface.counters[drop: .ethernetOwnFrame] == 1)
+        #expect(harness.interface.arpTable.isEmpty)
+    }
+
+    @Test func claimOnOurAddressIsNotLearned() throws {
+        let harness = try InterfaceHarness()
+        // The peer's request, rewritten to claim 192.0.2.2 as its own address.
+        var frame = ScapyVectors.arpRequestForUs
+        frame[14 + 17] = 2
+        #expect(harness.exchange(frame).isEmpty)
+        #expect(harness.interface.counters[drop: .arpInvalidSender] == 1)
+        #expect(harness.interface.arpTable.isEmpty)
+    }
+}

@@ -92,7 +92,7 @@ public struct IPv4Reassembler {
             return .dropped
         }
         if end > IPv4Packet.maximumTotalLength - IPv4Packet.minimumHeaderLength {
-            discard(key, now: now)
+            discard(key, now: now, drop: drop)
             drop(.reassemblyTooLarge)
             return .dropped
         }
@@ -117,7 +117,7 @@ public struct IPv4Reassembler {
                 drop(.reassemblyDuplicateFragment)
                 return .incomplete
             }
-            discard(key, now: now)
+            discard(key, now: now, drop: drop)
             drop(.reassemblyOverlap)
             return .dropped
         }
@@ -126,7 +126,7 @@ public struct IPv4Reassembler {
             ? datagram.totalLength.map { end > $0 } ?? false
             : (datagram.totalLength != nil || lastEnd > end)
         if inconsistent || datagram.received.count >= configuration.maximumFragmentsPerDatagram {
-            discard(key, now: now)
+            discard(key, now: now, drop: drop)
             drop(.reassemblyInvalidFragment)
             return .dropped
         }
@@ -136,7 +136,7 @@ public struct IPv4Reassembler {
         if bufferedBytes + growth > configuration.maximumBytes {
             evictOldest(excluding: key, toFree: bufferedBytes + growth - configuration.maximumBytes, drop: drop)
             if bufferedBytes + growth > configuration.maximumBytes {
-                discard(key, now: now)
+                discard(key, now: now, drop: drop)
                 drop(.reassemblyMemoryLimit)
                 return .dropped
             }
@@ -200,11 +200,13 @@ public struct IPv4Reassembler {
 
     /// Frees a datagram's buffer but remembers its key until the deadline,
     /// so its remaining fragments are dropped too.
-    private mutating func discard(_ key: Key, now: Instant) {
+    private mutating func discard(_ key: Key, now: Instant, drop: (DropReason) -> Void) {
         if let datagram = datagrams[key] {
             bufferedBytes -= datagram.buffer.count
             datagrams[key] = Datagram(deadline: datagram.deadline, sequence: datagram.sequence, discarded: true)
         } else {
+            // A remembered key counts against `maximumDatagrams` like any other.
+            makeRoom(excluding: key, now: now, drop: drop)
             datagrams[key] = Datagram(deadline: now + configuration.timeout, sequence: nextSequence, discarded: true)
             nextSequence += 1
         }

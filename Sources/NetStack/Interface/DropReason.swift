@@ -7,6 +7,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case ethernetNotForUs
     /// IPv6 and every EtherType other than IPv4 and ARP.
     case ethernetUnsupportedType
+    /// A frame with our own source MAC address, looped back by the link or a capture.
+    case ethernetOwnFrame
 
     // ARP
     case arpTruncated
@@ -82,6 +84,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .ethernetTruncated: "ethernet_truncated"
         case .ethernetNotForUs: "ethernet_not_for_us"
         case .ethernetUnsupportedType: "ethernet_unsupported_type"
+        case .ethernetOwnFrame: "ethernet_own_frame"
         case .arpTruncated: "arp_truncated"
         case .arpUnsupportedHardware: "arp_unsupported_hardware"
         case .arpUnsupportedProtocol: "arp_unsupported_protocol"

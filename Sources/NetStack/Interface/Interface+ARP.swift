@@ -32,8 +32,10 @@ extension Interface {
             return
         }
         if sender == address {
-            Self.arpLog.warning("address conflict: another host claims our address",
-                                "address=\(sender) mac=\(arp.senderHardwareAddress)")
+            if conflictLog.allow(now: now) {
+                Self.arpLog.warning("address conflict: another host claims our address",
+                                    "address=\(sender) mac=\(arp.senderHardwareAddress)")
+            }
             count(.arpInvalidSender)
             return
         }

@@ -24,6 +24,11 @@ extension Interface {
             return
         }
 
+        guard ethernet.source != device.macAddress else {
+            count(.ethernetOwnFrame)
+            return
+        }
+
         switch ethernet.etherType {
         case .arp:
             receiveARP(ethernet.payload, now: now)

@@ -62,6 +62,7 @@ public final class Interface {
     /// Room for one whole datagram's payload while it is cut into fragments.
     let fragmentScratch: UnsafeMutableRawBufferPointer
     var transmitErrorLog = LogRateLimiter()
+    var conflictLog = LogRateLimiter()
 
     /// Creates an interface on `device`. Throws when the gateway is off the
     /// subnet or the device's MTU or frame slots are too small for IPv4.

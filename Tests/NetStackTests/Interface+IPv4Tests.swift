@@ -123,3 +123,16 @@ final class RecordingTransport: IPv4TransportHandler {
         #expect(harness.device.takeTransmitted().map(hex) == [hex(ScapyVectors.arpReplyFromUs)])
     }
 }
+
+@Suite struct InterfaceLifecycleTests {
+    @Test func closeReleasesPendingFrames() throws {
+        let harness = try InterfaceHarness()
+        harness.exchange()
+        let socket = try harness.interface.bindUDP(port: 5000)
+        try socket.send([1, 2], to: IPv4Endpoint(address: TestAddresses.peerIP, port: 6000))
+        harness.interface.close()
+        #expect(harness.device.isClosed)
+        #expect(harness.device.takeTransmitted().map(hex) == [hex(ScapyVectors.arpRequestFromUs)])
+        #expect(harness.device.pool.freeCount == harness.device.pool.slotCount)
+    }
+}

@@ -114,6 +114,14 @@ public final class Interface {
         services.append(service)
     }
 
+    /// Transmits what is queued, releases the frames waiting for ARP and
+    /// closes the device. The interface must not be polled afterwards.
+    public func close() {
+        flushTransmitBatch(now: currentTime)
+        arpCache.removeAll { device.pool.release($0.slot) }
+        device.close()
+    }
+
     /// The ARP table for display.
     public var arpTable: [ARPTableEntry] { arpCache.snapshot(now: currentTime) }
 

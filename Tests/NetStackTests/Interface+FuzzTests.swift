@@ -4,7 +4,7 @@ import NIC
 import Testing
 @testable import NetStack
 
-/// Mutated and truncated copies of valid frames must be counted or answered,
+/// Mutated and truncated copies of valid frames must be counted or replied to,
 /// never trap, and never leak a frame slot.
 @Suite struct InterfaceMalformedInputTests {
     static let seeds: [[UInt8]] = [

@@ -136,3 +136,21 @@ final class RecordingTransport: IPv4TransportHandler {
         #expect(harness.device.pool.freeCount == harness.device.pool.slotCount)
     }
 }
+
+@Suite struct InterfaceGaugeTests {
+    @Test func gaugesShowOccupancyAndBounds() throws {
+        let harness = try InterfaceHarness {
+            $0.reassembly.maximumBytes = 100_000
+            $0.arp.maximumPendingTotal = 10
+        }
+        harness.exchange(ScapyVectors.bigEchoRequestFragment0)
+        _ = try harness.interface.bindUDP(port: 7)
+        let gauges = harness.interface.gauges
+        #expect(gauges.reassemblyDatagrams == 1)
+        #expect(gauges.reassemblyBytes == 1480)
+        #expect(gauges.reassemblyBytesLimit == 100_000)
+        #expect(gauges.arpPendingFramesLimit == 10)
+        #expect(gauges.udpSockets == 1)
+        #expect(gauges.framePoolFree == gauges.framePoolSize)
+    }
+}

@@ -7,8 +7,8 @@ import NIC
 ///
 /// The interface is driven by one thread: `poll(now:)` runs one turn to
 /// completion and `nextDeadline` returns when the next turn is due. Only the
-/// owner of the interface mints UDP sockets and registers transports, so
-/// whoever holds a `UDPSocket` reaches its one port and nothing else.
+/// owner of the interface mints UDP sockets and registers transports, and a
+/// `UDPSocket` reaches its one port and nothing else.
 public final class Interface {
     public struct Configuration: Sendable {
         /// The interface address and its on-link subnet.

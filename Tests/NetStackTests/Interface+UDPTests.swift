@@ -142,3 +142,20 @@ import Testing
         #expect(harness.exchange().map(hex) == [hex(ScapyVectors.udpEchoFromPort7)])
     }
 }
+
+@Suite struct UDPSocketLifetimeTests {
+    @Test func interfaceWithEchoServiceIsFreed() throws {
+        weak var weakInterface: Interface?
+        var socket: UDPSocket?
+        do {
+            let harness = try InterfaceHarness()
+            let echo = try UDPEchoService.start(on: harness.interface, port: 7)
+            socket = echo.socket
+            weakInterface = harness.interface
+        }
+        #expect(weakInterface == nil)
+        #expect(throws: UDPSocketError.closed(7)) {
+            try socket?.send([1], to: IPv4Endpoint(address: TestAddresses.peerIP, port: 9))
+        }
+    }
+}

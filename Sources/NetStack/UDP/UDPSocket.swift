@@ -81,7 +81,9 @@ final class UDPPortState {
 /// It is minted by `Interface.bindUDP(port:)` and reaches no other port.
 /// Use it from the interface's run-loop thread only.
 public final class UDPSocket {
-    private let interface: Interface
+    /// Weak, because a service registered on the interface keeps its socket
+    /// alive and a strong reference would make a cycle.
+    private weak var interface: Interface?
     private let state: UDPPortState
     public private(set) var isOpen = true
 
@@ -90,7 +92,8 @@ public final class UDPSocket {
         self.state = state
     }
 
-    public var localEndpoint: IPv4Endpoint { IPv4Endpoint(address: interface.address, port: state.port) }
+    /// The local address and port, or nil once the interface is gone.
+    public var localEndpoint: IPv4Endpoint? { interface.map { IPv4Endpoint(address: $0.address, port: state.port) } }
     public var localPort: UInt16 { state.port }
     /// Datagrams waiting in the receive queue.
     public var pendingCount: Int { state.pendingCount }
@@ -111,22 +114,24 @@ public final class UDPSocket {
     /// starts (ARP) count from the time of the last turn.
     @discardableResult
     public func send(_ payload: UnsafeRawBufferPointer, to destination: IPv4Endpoint) throws(UDPSocketError) -> Bool {
-        try checkSend(length: payload.count, to: destination)
+        let interface = try checkSend(length: payload.count, to: destination)
         return interface.sendUDP(from: state.port, to: destination, payload: payload)
     }
 
     @discardableResult
     public func send(_ payload: [UInt8], to destination: IPv4Endpoint) throws(UDPSocketError) -> Bool {
-        try checkSend(length: payload.count, to: destination)
+        let interface = try checkSend(length: payload.count, to: destination)
         return payload.withUnsafeBytes { bytes in
             interface.sendUDP(from: state.port, to: destination, payload: bytes)
         }
     }
 
-    private func checkSend(length: Int, to destination: IPv4Endpoint) throws(UDPSocketError) {
-        guard isOpen else { throw .closed(state.port) }
+    /// Returns the interface to send through after checking the socket and its arguments.
+    private func checkSend(length: Int, to destination: IPv4Endpoint) throws(UDPSocketError) -> Interface {
+        guard isOpen, let interface else { throw .closed(state.port) }
         guard length <= UDPDatagram.maximumPayloadLength else { throw .payloadTooLarge(length) }
         guard destination.port != 0, !destination.address.isUnspecified else { throw .invalidDestination(destination) }
+        return interface
     }
 
     /// Unbinds the port and discards queued datagrams; later datagrams to the
@@ -134,7 +139,7 @@ public final class UDPSocket {
     public func close() {
         guard isOpen else { return }
         isOpen = false
-        interface.unbindUDP(state)
+        interface?.unbindUDP(state)
         state.queue.removeAll()
         state.head = 0
     }

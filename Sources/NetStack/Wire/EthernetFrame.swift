@@ -41,7 +41,7 @@ public struct EthernetFrame {
 
     public let bytes: UnsafeRawBufferPointer
 
-    /// Checks that `bytes` holds at least a header.
+    /// Checks that `bytes` contains at least a header.
     public init(checking bytes: UnsafeRawBufferPointer) throws(WireError) {
         guard bytes.count >= Self.headerLength else { throw .truncated }
         self.bytes = bytes

@@ -140,6 +140,8 @@ public enum ICMPv4Repr: Hashable, Sendable {
         precondition(bytes.count == ICMPv4Message.headerLength + data.count,
                      "ICMP buffer is \(bytes.count) octets for \(data.count) octets of data")
         typealias Field = ICMPv4Message.Field
+
+        // The code and the two 16-bit words after the checksum, by type.
         var code: UInt8 = 0
         var word1: UInt16 = 0
         var word2: UInt16 = 0
@@ -157,6 +159,7 @@ public enum ICMPv4Repr: Hashable, Sendable {
             word1 = UInt16(truncatingIfNeeded: restOfHeader >> 16)
             word2 = UInt16(truncatingIfNeeded: restOfHeader)
         }
+
         bytes[Field.type] = type.rawValue
         bytes[Field.code] = code
         NetworkOrder.write16(0, bytes, Field.checksum)
@@ -165,6 +168,7 @@ public enum ICMPv4Repr: Hashable, Sendable {
         if data.count > 0 {
             UnsafeMutableRawBufferPointer(rebasing: bytes[ICMPv4Message.headerLength...]).copyMemory(from: data)
         }
+
         let checksum = InternetChecksum.compute(UnsafeRawBufferPointer(bytes))
         NetworkOrder.write16(checksum, bytes, Field.checksum)
     }

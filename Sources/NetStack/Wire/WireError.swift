@@ -1,4 +1,4 @@
-/// Why a received header was rejected. A struct over a code, so new codes can
+/// The reason a received header was rejected. A struct over a code, so new codes can
 /// be added without breaking callers that compare against the static members.
 public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
     enum Code: Hashable, Sendable {
@@ -8,7 +8,7 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
 
     let code: Code
 
-    /// The buffer is shorter than the header or than a length field says.
+    /// The buffer is shorter than the header or than a length field states.
     public static let truncated = WireError(code: .truncated)
     /// The IPv4 version field is not 4.
     public static let badVersion = WireError(code: .badVersion)

@@ -84,6 +84,22 @@ import Testing
         #expect(parsed == original)
     }
 
+    @Test func quotedHeaderParsesWithoutTotalLength() throws {
+        // Port unreachable from scapy quotes 28 octets of a 41-octet datagram.
+        let quote = Array(ScapyVectors.portUnreachable.dropFirst(14 + 20 + 8))
+        let (repr, payloadCount) = try withBytes(quote) { bytes in
+            let (repr, payload) = try IPv4Repr.parseQuoted(bytes)
+            return (repr, payload.count)
+        }
+        #expect(repr.source == TestAddresses.peerIP)
+        #expect(repr.protocolNumber == .udp)
+        #expect(repr.identification == 0x78)
+        #expect(repr.payloadLength == 8 + 13)
+        #expect(payloadCount == 8)
+        #expect(throws: WireError.badTotalLength) { try withBytes(quote) { try IPv4Repr.parse($0) } }
+        #expect(throws: WireError.truncated) { try withBytes(Array(quote.prefix(19))) { try IPv4Repr.parseQuoted($0) } }
+    }
+
     @Test func truncatedHeaderIsRejected() {
         let bytes = Self.ipv4(ScapyVectors.echoRequest)
         for length in 0..<20 {

@@ -23,7 +23,46 @@ final class RecordingTransport: IPv4TransportHandler {
     }
 }
 
+/// A transport that also records the ICMP errors about its datagrams.
+final class ErrorRecordingTransport: IPv4TransportHandler, IPv4ICMPErrorReceiver {
+    var errors: [(message: ICMPv4Repr, reporter: IPv4Address, original: IPv4Repr, payload: [UInt8])] = []
+    var nextDeadline: Instant? { nil }
+
+    func receive<Output: IPv4Output>(source: IPv4Address, destination: IPv4Address, payload: UnsafeRawBufferPointer,
+                                     now: Instant, output: inout Output) {}
+
+    func poll<Output: IPv4Output>(now: Instant, output: inout Output) {}
+
+    func receiveICMPError(_ message: ICMPv4Repr, from reporter: IPv4Address, original: IPv4Repr,
+                          originalPayload: UnsafeRawBufferPointer, now: Instant) {
+        errors.append((message, reporter, original, Array(originalPayload)))
+    }
+}
+
 @Suite struct InterfaceIPv4Tests {
+    @Test func icmpErrorReachesSendingTransport() throws {
+        let harness = try InterfaceHarness()
+        let transport = ErrorRecordingTransport()
+        try harness.interface.register(transport, for: .tcp)
+        #expect(harness.exchange(ScapyVectors.unreachableAboutOurTCP).isEmpty)
+        #expect(transport.errors.count == 1)
+        let error = try #require(transport.errors.first)
+        #expect(error.message == .destinationUnreachable(.portUnreachable, nextHopMTU: 0))
+        #expect(error.reporter == TestAddresses.peerIP)
+        #expect(error.original.source == TestAddresses.ourIP)
+        #expect(error.original.destination == TestAddresses.peerIP)
+        #expect(error.original.identification == 0x2222)
+        #expect(error.payload == [0xC3, 0x50, 0x00, 0x50, 0x00, 0x00, 0x00, 0x01])
+        #expect(harness.interface.counters.icmpErrorsReceived == 1)
+    }
+
+    @Test func icmpErrorWithoutReceiverIsCounted() throws {
+        let harness = try InterfaceHarness()
+        try harness.interface.register(RecordingTransport(), for: .tcp)
+        #expect(harness.exchange(ScapyVectors.unreachableAboutOurTCP).isEmpty)
+        #expect(harness.interface.counters[drop: .icmpUnhandled] == 1)
+    }
+
     @Test func registeredTransportReceivesAndSends() throws {
         let harness = try InterfaceHarness()
         harness.learnPeer()

@@ -59,7 +59,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// Echo requests to a broadcast address are ignored (Linux's
     /// `icmp_echo_ignore_broadcasts` default).
     case icmpEchoToBroadcast
-    /// A valid message the stack has no use for (echo replies, errors).
+    /// A valid message the stack has no use for: echo replies, and errors
+    /// about datagrams of a transport that does not take them.
     case icmpUnhandled
     /// An ICMP error not sent because of the rate limit.
     case icmpErrorRateLimited
@@ -149,6 +150,8 @@ public struct InterfaceCounters: Sendable, Equatable {
     public var icmpEchoRequestsReceived: UInt64 = 0
     public var icmpEchoRepliesSent: UInt64 = 0
     public var icmpErrorsSent: UInt64 = 0
+    /// Destination unreachable, time exceeded and other errors received, handled or not.
+    public var icmpErrorsReceived: UInt64 = 0
 
     public var udpDatagramsReceived: UInt64 = 0
     public var udpDatagramsSent: UInt64 = 0

@@ -16,9 +16,11 @@ extension Interface {
         }
 
         guard case .echoRequest(let identifier, let sequenceNumber) = message else {
-            // TODO: pass destination unreachable and time exceeded about our
-            // own datagrams to the transport that sent them (RFC 1122 §3.2.2).
-            count(.icmpUnhandled)
+            if message.type.isError {
+                deliverICMPError(message, from: datagram.header.source, quote: data, now: now)
+            } else {
+                count(.icmpUnhandled)
+            }
             return
         }
         counters.icmpEchoRequestsReceived += 1
@@ -35,6 +37,24 @@ extension Interface {
             reply.emit(into: buffer, data: data)
         }
         if sent { counters.icmpEchoRepliesSent += 1 }
+    }
+
+    /// Passes an ICMP error about one of our datagrams to the transport that
+    /// sent it (RFC 1122 §3.2.2), when that transport takes ICMP errors.
+    func deliverICMPError(_ message: ICMPv4Repr, from reporter: IPv4Address, quote: UnsafeRawBufferPointer,
+                          now: Instant) {
+        counters.icmpErrorsReceived += 1
+        guard let (original, originalPayload) = try? IPv4Repr.parseQuoted(quote) else {
+            count(.icmpMalformed)
+            return
+        }
+        guard original.source == address,
+              let receiver = handlers[original.protocolNumber] as? IPv4ICMPErrorReceiver else {
+            count(.icmpUnhandled)
+            return
+        }
+        receiver.receiveICMPError(message, from: reporter, original: original, originalPayload: originalPayload,
+                                  now: now)
     }
 
     /// Sends an ICMP error about a received datagram, unless RFC 1122 §3.2.2

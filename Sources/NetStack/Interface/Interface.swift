@@ -132,6 +132,18 @@ public final class Interface {
     }
 }
 
+/// A transport that wants the ICMP errors about datagrams it sent, such as
+/// TCP acting on destination unreachable (RFC 1122 §4.2.3.9). A handler
+/// registered with `Interface.register(_:for:)` that also conforms to this
+/// protocol receives them.
+public protocol IPv4ICMPErrorReceiver: AnyObject {
+    /// `original` is the quoted header of our datagram, and `originalPayload`
+    /// its first octets as quoted (at least 8, the transport ports included,
+    /// when the sender follows RFC 792).
+    func receiveICMPError(_ message: ICMPv4Repr, from reporter: IPv4Address, original: IPv4Repr,
+                          originalPayload: UnsafeRawBufferPointer, now: Instant)
+}
+
 /// Something the interface polls on each turn, such as the UDP echo service.
 public protocol InterfaceService: AnyObject {
     func poll(now: Instant)

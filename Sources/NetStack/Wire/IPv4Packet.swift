@@ -128,6 +128,30 @@ public struct IPv4Repr: Hashable, Sendable {
         return IPv4Repr(packet)
     }
 
+    /// Parses the datagram quoted in an ICMP error (RFC 792): the header and
+    /// the first octets of the payload. The total length and checksum are not
+    /// checked, because the quote is cut short. Returns the quoted payload.
+    public static func parseQuoted(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> (IPv4Repr, UnsafeRawBufferPointer) {
+        guard bytes.count >= IPv4Packet.minimumHeaderLength else { throw .truncated }
+        typealias Field = IPv4Packet.Field
+        guard bytes[Field.versionAndIHL] >> 4 == IPv4Packet.version else { throw .badVersion }
+        let headerLength = Int(bytes[Field.versionAndIHL] & 0x0F) * IPv4Packet.ihlUnit
+        guard headerLength >= IPv4Packet.minimumHeaderLength, headerLength <= bytes.count else { throw .badHeaderLength }
+        let flags = NetworkOrder.read16(bytes, Field.flagsAndFragmentOffset)
+        var repr = IPv4Repr(source: IPv4Address(bytes: bytes, offset: Field.source),
+                            destination: IPv4Address(bytes: bytes, offset: Field.destination),
+                            protocolNumber: IPProtocol(rawValue: bytes[Field.protocolNumber]),
+                            payloadLength: max(0, Int(NetworkOrder.read16(bytes, Field.totalLength)) - headerLength),
+                            timeToLive: bytes[Field.timeToLive],
+                            identification: NetworkOrder.read16(bytes, Field.identification),
+                            dontFragment: flags & IPv4Packet.dontFragmentBit != 0,
+                            moreFragments: flags & IPv4Packet.moreFragmentsBit != 0,
+                            fragmentOffset: flags & IPv4Packet.fragmentOffsetMask,
+                            typeOfService: bytes[Field.typeOfService])
+        repr.headerLength = headerLength
+        return (repr, UnsafeRawBufferPointer(rebasing: bytes[headerLength...]))
+    }
+
     /// True for any fragment of a fragmented datagram, first and last included.
     public var isFragment: Bool { moreFragments || fragmentOffset != 0 }
     /// The payload's offset in the original datagram, in octets.

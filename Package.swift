@@ -36,7 +36,7 @@ let package = Package(
                 swiftSettings: common),
         .target(name: "WebUI", dependencies: ["CapnetBase", "NetStack", "TLSEngine"],
                 swiftSettings: common),
-        .target(name: "Acme", dependencies: ["CapnetBase", "NetStack", "TLSEngine"],
+        .target(name: "Acme", dependencies: ["CapnetBase", "CLibCrypto", "NetStack", "TLSEngine"],
                 swiftSettings: common),
         .target(name: "HostSim", dependencies: ["CapnetBase", "NIC", "NetStack"],
                 path: "hostsim/HostSim", swiftSettings: common),
@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "TLSEngineTests", dependencies: ["TLSEngine", "CLibCrypto"]),
         .testTarget(name: "HostSimTests", dependencies: ["HostSim", "NetStack", "NIC"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CapnetBase"]),
+        .testTarget(name: "AcmeTests", dependencies: ["Acme", "CLibCrypto", "CapnetBase"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,1 +1,0 @@
-// The Acme module; its parts arrive with their issues.

@@ -37,7 +37,8 @@ final class ScriptedTransport: ACMETransport {
         }
         var response = queue.count > 1 ? queue.removeFirst() : queue[0]
         queues[key] = queue
-        if response.header("Replay-Nonce") == nil {
+        // Like Pebble, only HEAD newNonce and POST responses carry nonces here.
+        if request.method != "GET", response.header("Replay-Nonce") == nil {
             nonceCounter += 1
             response.headers.append(("Replay-Nonce", "nonce\(nonceCounter)"))
         }

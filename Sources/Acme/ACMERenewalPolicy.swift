@@ -23,11 +23,12 @@ public enum ACMERenewalPolicy {
         return certificateIdentifier(authorityKeyIdentifier: keyIdentifier, serialNumber: certificate.serialNumber)
     }
 
-    /// notBefore plus two thirds of the validity period.
+    /// notBefore plus two thirds of the validity period, rounded down to a
+    /// whole second so that the state file stores it exactly.
     public static func lifetimeRenewalTime(notBefore: Date, notAfter: Date) -> Date {
         let lifetime = notAfter.timeIntervalSince(notBefore)
         let fraction = Double(lifetimeFractionNumerator) / Double(lifetimeFractionDenominator)
-        return notBefore.addingTimeInterval(lifetime * fraction)
+        return Date(timeIntervalSince1970: notBefore.addingTimeInterval(lifetime * fraction).timeIntervalSince1970.rounded(.down))
     }
 
     /// A uniformly random time inside the suggested window (RFC 9773 §4.2),
@@ -39,7 +40,9 @@ public enum ACMERenewalPolicy {
             return nil
         }
         let offset = Double.random(in: 0..<end.timeIntervalSince(start), using: &random)
-        return start.addingTimeInterval(offset)
+        // Whole seconds, so that the state file stores the time exactly.
+        let chosen = start.addingTimeInterval(offset).timeIntervalSince1970.rounded(.down)
+        return Date(timeIntervalSince1970: max(chosen, start.timeIntervalSince1970))
     }
 
     /// Parses an RFC 3339 timestamp with or without fractional seconds.

@@ -1,0 +1,120 @@
+import Foundation
+import CapnetBase
+import Testing
+@testable import Acme
+
+/// Makes a leaf certificate with an AKI, signed by a throwaway CA, with the openssl CLI.
+func makeTestCertificate(in directory: TemporaryDirectory, serial: String, days: Int = 90) throws -> String {
+    let caKey = directory.file("ca-\(serial).key"), caCert = directory.file("ca-\(serial).pem")
+    let leafKey = directory.file("leaf-\(serial).key"), leafCSR = directory.file("leaf-\(serial).csr")
+    let leafCert = directory.file("leaf-\(serial).pem"), extensions = directory.file("leaf-\(serial).ext")
+    try runChecked(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", caKey, "-out", caCert, "-subj", "/CN=Scripted CA", "-days", "400"])
+    try runChecked(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", leafKey, "-out", leafCSR, "-subj", "/CN=leaf"])
+    try "authorityKeyIdentifier=keyid:always\nsubjectAltName=IP:127.0.0.1\n"
+        .write(toFile: extensions, atomically: true, encoding: .utf8)
+    try runChecked(["openssl", "x509", "-req", "-in", leafCSR, "-CA", caCert, "-CAkey", caKey, "-set_serial", serial,
+                    "-days", String(days), "-extfile", extensions, "-out", leafCert])
+    return try String(contentsOfFile: leafCert, encoding: .utf8) + String(contentsOfFile: caCert, encoding: .utf8)
+}
+
+@Suite struct ACMECertificateManagerTests {
+    /// A store holding an account for `ca.key` and a certificate from openssl
+    /// whose lifetime renewal time lies after the virtual clock's start.
+    static func seededStore(_ ca: ScriptedCA, _ directory: TemporaryDirectory) throws -> (ACMEStateStore, ACMECertificateRecord) {
+        let store = try ACMEStateStore(directory: directory.file("state"))
+        try store.saveAccount(ACMEAccountRecord(directoryURL: ScriptedCA.directoryURL, accountURL: ScriptedCA.accountURL,
+                                                keyReference: "test-key", keyThumbprint: try ca.key.publicJWK.thumbprint()))
+        let chain = try makeTestCertificate(in: directory, serial: "0x1001", days: 400)
+        let info = try CertificateInfo(chainPEM: chain)
+        let record = ACMECertificateRecord(directoryURL: ScriptedCA.directoryURL, identifiers: [.ip("127.0.0.1")],
+                                           certificateURL: ScriptedCA.base + "/certZ/0", info: info,
+                                           renewalIdentifier: ACMERenewalPolicy.certificateIdentifier(info),
+                                           renewalTime: ACMERenewalPolicy.lifetimeRenewalTime(notBefore: info.notBefore,
+                                                                                              notAfter: info.notAfter),
+                                           renewalSource: .lifetimeFraction)
+        try store.saveCertificate(record, chainPEM: chain)
+        return (store, record)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: date)
+    }
+
+    @Test func renewalInfoWindowInFuture() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ca = try ScriptedCA()
+        ca.clock.current = Date()
+        ca.scriptDirectory(renewalInfo: true)
+        let (store, record) = try Self.seededStore(ca, directory)
+        let identifier = try #require(record.renewalIdentifier)
+        let start = ca.clock.current.addingTimeInterval(10 * 86400), end = start.addingTimeInterval(2 * 86400)
+        ca.transport.script("GET", ScriptedCA.renewalInfo + "/" + identifier,
+                            jsonResponse(200, #"{"suggestedWindow":{"start":"\#(Self.timestamp(start))","end":"\#(Self.timestamp(end))"}}"#,
+                                         headers: [("Retry-After", "21600")]))
+        let manager = ACMECertificateManager(client: ca.client(), store: store, certificateSigner: ca.key)
+
+        let status = await manager.run()
+
+        #expect(status.phase == .valid, "\(status.lastError ?? "")")
+        #expect(!status.issuedInLastRun)
+        #expect(status.renewalSource == .renewalInfo)
+        let renewal = try #require(status.renewalTime)
+        #expect(start <= renewal && renewal <= end)
+        #expect(status.nextCheck == ca.clock.current.addingTimeInterval(21600))
+        #expect(ca.transport.requests("POST", ScriptedCA.newAccount).isEmpty)
+        #expect(ca.transport.requests("POST", ScriptedCA.newOrder).isEmpty)
+        #expect(try store.loadCertificate()?.renewalSource == .renewalInfo)
+    }
+
+    @Test func renewalInfoWindowPassedRenews() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ca = try ScriptedCA()
+        ca.clock.current = Date()
+        ca.scriptDirectory(renewalInfo: true)
+        let (store, record) = try Self.seededStore(ca, directory)
+        let identifier = try #require(record.renewalIdentifier)
+        let start = ca.clock.current.addingTimeInterval(-2 * 86400), end = start.addingTimeInterval(86400)
+        ca.transport.script("GET", ScriptedCA.renewalInfo + "/" + identifier,
+                            jsonResponse(200, #"{"suggestedWindow":{"start":"\#(Self.timestamp(start))","end":"\#(Self.timestamp(end))"}}"#))
+        let newChain = try makeTestCertificate(in: directory, serial: "0x2002")
+        ca.scriptIssuance(chainPEM: newChain, alternatePEM: newChain)
+        let manager = ACMECertificateManager(client: ca.client(), store: store, certificateSigner: ca.key)
+
+        let status = await manager.run()
+
+        #expect(status.phase == .valid, "\(status.lastError ?? "")")
+        #expect(status.issuedInLastRun)
+        #expect(status.certificate?.serialNumber == [0x20, 0x02])
+        // RFC 9773 §5: the new order names the certificate it replaces.
+        let newOrder = try #require(ca.transport.requests("POST", ScriptedCA.newOrder).first)
+        let payload = try #require(payloadText(of: newOrder))
+        #expect(payload == #"{"identifiers":[{"type":"ip","value":"127.0.0.1"}],"replaces":"\#(identifier)"}"#)
+        #expect(try store.loadChainPEM() == newChain)
+    }
+
+    @Test func failureIsReportedAndRetriedLater() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ca = try ScriptedCA()
+        ca.scriptDirectory()
+        ca.scriptAccount()
+        ca.transport.script("POST", ScriptedCA.newOrder,
+                            jsonResponse(403, #"{"type":"urn:ietf:params:acme:error:unauthorized","detail":"account is deactivated"}"#))
+        let store = try ACMEStateStore(directory: directory.file("state"))
+        let manager = ACMECertificateManager(client: ca.client(), store: store, certificateSigner: ca.key)
+        #expect(manager.status.phase == .noCertificate)
+
+        let status = await manager.run()
+
+        #expect(status.phase == .failed)
+        #expect(status.lastError?.contains("account is deactivated") == true)
+        #expect(status.nextCheck == ca.clock.current.addingTimeInterval(ACMECertificateManager.failureRetryInterval))
+        // The account was stored even though the order failed.
+        #expect(try store.loadAccount()?.accountURL == ScriptedCA.accountURL)
+    }
+}

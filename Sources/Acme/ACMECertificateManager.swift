@@ -8,7 +8,7 @@ public struct ACMECertificateStatus: Sendable {
         case noCertificate
         /// A certificate is installed and not yet due for renewal.
         case valid
-        /// The last attempt failed; `lastError` says why.
+        /// The last attempt failed; `lastError` contains the reason.
         case failed
     }
 
@@ -37,7 +37,7 @@ public final class ACMECertificateManager {
     let certificateSigner: CertificateRequestSigner
     static let log = Logger(.acme)
 
-    /// Longest wait between renewal checks, so ARI window changes (for
+    /// Maximum wait between renewal checks, so that ARI window changes (for
     /// example after a revocation) are seen within a day.
     public static let maxCheckInterval: TimeInterval = 24 * 3600
     /// Wait after a failed attempt before the next one.

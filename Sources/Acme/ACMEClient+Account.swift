@@ -16,9 +16,9 @@ struct ExternalAccountBindingJWS: Encodable {
 }
 
 extension ACMEClient {
-    /// Makes `accountURL` usable: `knownURL` from the state directory is taken
-    /// as is; otherwise an existing account for the key is looked up, and
-    /// only when there is none a new one is created.
+    /// Sets `accountURL` and returns it. A `knownURL` from the state
+    /// directory is taken as is. Without one, the account registered for the
+    /// key is looked up, and a new one is created only when there is none.
     @discardableResult
     public func ensureAccount(knownURL: String?) async throws -> String {
         if let knownURL {

@@ -80,6 +80,7 @@ extension ACMEClient {
         guard authorization.status == .pending else {
             throw ACMEError.authorizationFailed(identifier: identifier, problem: nil)
         }
+        // NOTE: only http-01 is answered; dns-01 and tls-alpn-01 are not implemented.
         guard let challenge = authorization.challenges.first(where: { $0.type == ACMEChallenge.http01 }),
               let token = challenge.token else {
             throw ACMEError.noSupportedChallenge(identifier: identifier)
@@ -95,7 +96,7 @@ extension ACMEClient {
         let final: ACMEAuthorization
         do {
             if challenge.status == .pending {
-                // RFC 8555 §7.5.1: an empty JSON object tells the server to validate.
+                // RFC 8555 §7.5.1: an empty JSON object requests validation.
                 _ = try await post(challenge.url, payload: Array("{}".utf8))
             }
             final = try await poll(url, as: ACMEAuthorization.self, waitingWhile: [.pending], status: \.status)
@@ -134,7 +135,7 @@ extension ACMEClient {
         throw ACMEError.pollingExhausted(url: url, status: lastStatus.rawValue, polls: policy.maxPolls)
     }
 
-    /// The wait before the next poll: Retry-After clamped to the policy, or its default.
+    /// Returns the wait before the next poll: Retry-After clamped to the policy, or its default.
     func pollInterval(retryAfter: Nanoseconds?) -> Nanoseconds {
         let policy = configuration.pollPolicy
         guard let retryAfter else { return policy.defaultInterval }

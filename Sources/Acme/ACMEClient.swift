@@ -152,7 +152,7 @@ public final class ACMEClient {
     }
 
     /// Waits before failed attempt `attempt` (from 1) is retried, or throws
-    /// when the attempt budget is spent or the server asks for a longer wait
+    /// when the attempt budget is spent or the server requests a longer wait
     /// than `maxRetryAfter`.
     func backOff(url: String, attempt: Int, retryAfter: Nanoseconds?, error: String,
                  problem: ACMEProblem? = nil) async throws {
@@ -173,7 +173,7 @@ public final class ACMEClient {
         try await clock.sleep(for: delay)
     }
 
-    /// A random delay in [d/2, d] with d = min(maxDelay, baseDelay * 2^retry),
+    /// Returns a random delay in [d/2, d] with d = min(maxDelay, baseDelay * 2^retry),
     /// so clients that failed together do not retry together.
     func backoffDelay(retry: Int) -> Nanoseconds {
         let policy = configuration.retryPolicy
@@ -186,7 +186,7 @@ public final class ACMEClient {
         return Nanoseconds(half + Int64.random(in: 0...max(0, ceiling.value - half), using: &random))
     }
 
-    /// The problem document in an error response, or one built from the
+    /// Returns the problem document in an error response, or one built from the
     /// status line when the body is not a problem document.
     func problemDocument(in response: ACMEHTTPResponse) -> ACMEProblem {
         if let problem = try? JSONDecoder().decode(ACMEProblem.self, from: Data(response.body)),

@@ -1,6 +1,6 @@
 import CapnetBase
 
-/// What the operator configures for certificate issuance.
+/// Operator settings for certificate issuance.
 public struct ACMEConfiguration: Sendable {
     /// The CA's directory URL (RFC 8555 §7.1.1).
     public var directoryURL: String
@@ -52,8 +52,8 @@ public struct ACMERetryPolicy: Sendable {
     /// Attempts for a request that fails with a rate limit, a server error
     /// (HTTP 5xx, `serverInternal`) or a transport failure, first one included.
     public var maxAttempts: Int
-    /// Retries after `badNonce`, which RFC 8555 §6.5 says clients should retry
-    /// with the fresh nonce from the error response.
+    /// Retries after `badNonce`, each with the fresh nonce from the error
+    /// response (RFC 8555 §6.5).
     public var maxBadNonceRetries: Int
     /// Backoff before retry n (from 0) is a random value in [d/2, d] with
     /// d = min(maxDelay, baseDelay * 2^n).

@@ -16,7 +16,7 @@ extension ACMEHTTPResponse {
         return nonce
     }
 
-    /// The delay a `Retry-After` header asks for (RFC 9110 §10.2.3): either
+    /// Returns the delay a `Retry-After` header requests (RFC 9110 §10.2.3): either
     /// delta-seconds or an HTTP-date, measured from `now`. Dates in the past
     /// give zero.
     func retryAfter(now: Date) -> Nanoseconds? {
@@ -35,7 +35,7 @@ extension ACMEHTTPResponse {
     }
 
     /// Caps a Retry-After value so that arithmetic on it cannot overflow:
-    /// one year is longer than any ACME server asks a client to wait.
+    /// one year exceeds any wait an ACME server requests.
     static let maxRetryAfterSeconds: Int64 = 365 * 24 * 3600
 
     private static func isBase64URLCharacter(_ scalar: Unicode.Scalar) -> Bool {

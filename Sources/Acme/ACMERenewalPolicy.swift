@@ -7,23 +7,23 @@ import CapnetBase
 public enum ACMERenewalPolicy {
     /// Fraction of the lifetime after which a certificate is renewed when the
     /// CA offers no renewal information. Two thirds leaves a third of the
-    /// lifetime for retries, the rule Let's Encrypt recommends for clients.
+    /// lifetime for retries before the certificate expires.
     public static let lifetimeFractionNumerator: Int64 = 2
     public static let lifetimeFractionDenominator: Int64 = 3
 
-    /// The ARI certificate identifier (RFC 9773 §4.1):
+    /// Returns the ARI certificate identifier (RFC 9773 §4.1):
     /// base64url(AKI keyIdentifier) "." base64url(serial contents octets).
     public static func certificateIdentifier(authorityKeyIdentifier: [UInt8], serialNumber: [UInt8]) -> String {
         Base64URL.encode(authorityKeyIdentifier) + "." + Base64URL.encode(serialNumber)
     }
 
-    /// The identifier for `certificate`, or nil without an AKI keyIdentifier.
+    /// Returns the identifier for `certificate`, or nil without an AKI keyIdentifier.
     public static func certificateIdentifier(_ certificate: CertificateInfo) -> String? {
         guard let keyIdentifier = certificate.authorityKeyIdentifier, !keyIdentifier.isEmpty else { return nil }
         return certificateIdentifier(authorityKeyIdentifier: keyIdentifier, serialNumber: certificate.serialNumber)
     }
 
-    /// notBefore plus two thirds of the validity period, rounded down to a
+    /// Returns notBefore plus two thirds of the validity period, rounded down to a
     /// whole second so that the state file stores it exactly.
     public static func lifetimeRenewalTime(notBefore: Date, notAfter: Date) -> Date {
         let lifetime = notAfter.timeIntervalSince(notBefore)
@@ -31,7 +31,7 @@ public enum ACMERenewalPolicy {
         return Date(timeIntervalSince1970: notBefore.addingTimeInterval(lifetime * fraction).timeIntervalSince1970.rounded(.down))
     }
 
-    /// A uniformly random time inside the suggested window (RFC 9773 §4.2),
+    /// Returns a uniformly random time inside the suggested window (RFC 9773 §4.2),
     /// so that clients do not all renew at its start. Nil for an invalid
     /// window (end not after start, or unparsable times).
     public static func renewalTime(in window: ACMERenewalInfo.Window,

@@ -28,7 +28,7 @@ public struct ACMECertificateRecord: Codable, Equatable, Sendable {
     public var renewalSource: ACMERenewalSource
 }
 
-/// How a renewal time was chosen.
+/// The rule that chose a renewal time.
 public enum ACMERenewalSource: String, Codable, Sendable {
     /// Inside the CA's suggested window (RFC 9773).
     case renewalInfo

@@ -28,12 +28,12 @@ public struct ACMEHTTPResponse: Sendable {
         self.body = body
     }
 
-    /// The first value of header `name`, or nil.
+    /// Returns the first value of header `name`, or nil.
     public func header(_ name: String) -> String? {
         headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
     }
 
-    /// Every value of header `name`, in order.
+    /// Returns every value of header `name`, in order.
     public func headerValues(_ name: String) -> [String] {
         headers.filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }.map(\.value)
     }

@@ -67,7 +67,7 @@ public enum CertificateSigningRequest {
         return DER.encode(tag: sequenceTag, contents: info + signer.signatureAlgorithmIdentifier + bitString)
     }
 
-    /// The OpenSSL configuration text of one SAN entry. Values are checked
+    /// Returns the OpenSSL configuration text of one SAN entry. Values are checked
     /// first, because a comma or colon would inject another entry.
     static func subjectAltNameEntry(_ identifier: ACMEIdentifier) throws -> String {
         switch identifier.type {

@@ -8,7 +8,7 @@ public struct JSONWebSignature: Equatable, Sendable {
     /// base64url of the signature over `protected "." payload`.
     public var signature: String
 
-    /// How the protected header names the account key (RFC 8555 §6.2).
+    /// The account key reference in the protected header (RFC 8555 §6.2).
     public enum KeyIdentification: Equatable, Sendable {
         /// The public key itself: newAccount and revocation by certificate key.
         case jwk(JSONWebKey)
@@ -22,7 +22,7 @@ public struct JSONWebSignature: Equatable, Sendable {
             + "\"signature\":\(JSONText.quoted(signature))}"
     }
 
-    /// The JWS signing input (RFC 7515 §5.1 step 6).
+    /// Returns the JWS signing input (RFC 7515 §5.1 step 6).
     static func signingInput(protected: String, payload: String) -> [UInt8] {
         Array((protected + "." + payload).utf8)
     }

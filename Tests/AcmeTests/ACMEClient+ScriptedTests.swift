@@ -71,7 +71,7 @@ final class ScriptedCA {
     }
 
     /// newOrder through download: authorization pending, then valid after one
-    /// poll with Retry-After 4; finalize answers processing with Retry-After 7,
+    /// poll with Retry-After 4; finalize returns processing with Retry-After 7,
     /// one more processing poll with Retry-After 3, then valid.
     func scriptIssuance(chainPEM: String, alternatePEM: String) {
         transport.script("POST", Self.newOrder,

@@ -4,7 +4,7 @@ import Testing
 @testable import Acme
 
 /// Issuance against a real Pebble on loopback: http-01 for the IP
-/// identifier 127.0.0.1 (RFC 8738), answered by `HTTP01Server`.
+/// identifier 127.0.0.1 (RFC 8738), served by `HTTP01Server`.
 @Suite(.serialized) struct PebbleEndToEndTests {
     /// The MAC key from Pebble's example EAB configuration.
     static let macKeyID = "kid-1"
@@ -18,7 +18,7 @@ import Testing
                           pollPolicy: ACMEPollPolicy(maxPolls: 50, defaultInterval: .milliseconds(100)))
     }
 
-    /// Verifies `leaf` with openssl against `rootPEM`, with the rest of the chain as untrusted.
+    /// Runs `openssl verify` on the chain's leaf against `rootPEM`, with the chain as untrusted certificates.
     static func verify(chainPEM: String, rootPEM: String, in directory: TemporaryDirectory) throws -> String {
         let chainFile = directory.file("chain-\(UUID().uuidString).pem"), rootFile = directory.file("root-\(UUID().uuidString).pem")
         try chainPEM.write(toFile: chainFile, atomically: true, encoding: .utf8)

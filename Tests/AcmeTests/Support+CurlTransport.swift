@@ -2,9 +2,9 @@ import Foundation
 @testable import Acme
 
 /// ACMETransport over the curl CLI with kernel sockets, trusting only the
-/// given CA bundle. curl was chosen over URLSession because
-/// FoundationNetworking on Linux offers no supported way to trust a custom
-/// root for one session, while `curl --cacert` does exactly that.
+/// given CA bundle. `curl --cacert` trusts exactly one bundle per request,
+/// and curl is already a test dependency.
+/// NOTE: custom root trust in URLSession (FoundationNetworking) was not tried.
 final class CurlTransport: ACMETransport {
     let caBundle: String
     let scratch: String

@@ -36,7 +36,7 @@ final class PebbleProcess: @unchecked Sendable {
             "certificate": tlsCertificate,
             "privateKey": tlsKey,
             "httpPort": Int(httpPort),
-            // Unused: only http-01 is answered. Any port works, nothing listens there.
+            // Unused because only http-01 is served. Nothing listens on this port.
             "tlsPort": Int(httpPort) + 1,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": !macKeys.isEmpty,
@@ -90,7 +90,7 @@ final class PebbleProcess: @unchecked Sendable {
     }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago: bound to port 0 and closed.
+/// Returns a TCP port on 127.0.0.1 that was free a moment ago: bound to port 0 and closed.
 func freeLoopbackPort() throws -> UInt16 {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }

@@ -133,4 +133,36 @@ import Testing
             #expect(result.contains(": OK"), "\(result)")
         }
     }
+
+    /// DNS identifiers resolved by pebble-challtestsrv to 127.0.0.1.
+    @Test(.timeLimit(.minutes(3))) func dnsIdentifiers() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let dns = try ChallengeTestDNS()
+        defer { dns.stop() }
+        let http01 = try HTTP01Server()
+        defer { http01.stop() }
+        let pebble = try PebbleProcess(directory: directory, httpPort: http01.port,
+                                       macKeys: [Self.macKeyID: Self.macKey], dnsServer: dns.address)
+        defer { pebble.stop() }
+
+        let identifiers: [ACMEIdentifier] = [.dns("acme.example.test"), .dns("www.acme.example.test")]
+        var configuration = Self.configuration(pebble)
+        configuration.identifiers = identifiers
+        let client = ACMEClient(configuration: configuration, signer: try LibCryptoP256Key.generate(),
+                                transport: CurlTransport(caBundle: pebble.tlsCertificate, scratch: directory.path),
+                                responder: http01, clock: ShiftedClock())
+        try await client.ensureAccount(knownURL: nil)
+        let csr = try CertificateSigningRequest.build(identifiers: identifiers, signer: try LibCryptoP256Key.generate())
+        let issued = try await client.issueCertificate(identifiers: identifiers, csrDER: csr)
+
+        let verification = try Self.verify(chainPEM: issued.chainPEM, rootPEM: try pebble.management("/roots/0"), in: directory)
+        #expect(verification.contains(": OK"), "\(verification)")
+        let leafFile = directory.file("dns-leaf.pem")
+        try issued.chainPEM.write(toFile: leafFile, atomically: true, encoding: .utf8)
+        let names = try runChecked(["openssl", "x509", "-in", leafFile, "-noout", "-ext", "subjectAltName"]).output
+        #expect(names.contains("DNS:acme.example.test"))
+        #expect(names.contains("DNS:www.acme.example.test"))
+        #expect(Set(http01.served).count == 2)
+    }
 }

@@ -60,16 +60,24 @@ final class CurlTransport: ACMETransport {
     }
 }
 
-/// Counts requests by method and URL path while forwarding them.
+/// Counts requests by method and URL path while forwarding them, with the
+/// status of each response, because badNonce retries repeat a request.
 final class CountingTransport: ACMETransport {
     let base: ACMETransport
-    private(set) var paths: [String] = []
+    private(set) var exchanges: [(request: String, status: Int)] = []
     init(_ base: ACMETransport) { self.base = base }
     func perform(_ request: ACMEHTTPRequest) async throws -> ACMEHTTPResponse {
-        paths.append(request.method + " " + (URL(string: request.url)?.path ?? request.url))
-        return try await base.perform(request)
+        let name = request.method + " " + (URL(string: request.url)?.path ?? request.url)
+        let response = try await base.perform(request)
+        exchanges.append((name, response.status))
+        return response
     }
-    func count(_ methodAndPath: String) -> Int { paths.filter { $0 == methodAndPath }.count }
+    /// Requests sent to `methodAndPath`, retries included.
+    func count(_ methodAndPath: String) -> Int { exchanges.filter { $0.request == methodAndPath }.count }
+    /// Requests to `methodAndPath` that got a 2xx response.
+    func successes(_ methodAndPath: String) -> Int {
+        exchanges.filter { $0.request == methodAndPath && (200..<300).contains($0.status) }.count
+    }
 }
 
 /// The system clock shifted by `offset`, with real sleeps (Pebble polls are short).

@@ -64,7 +64,17 @@ public final class ACMECertificateManager {
         status.issuedInLastRun = false
         do {
             try await ensureAccount()
-            try await checkCertificate()
+            do {
+                try await checkCertificate()
+            } catch ACMEError.problem(let problem, _) where problem.type == .accountDoesNotExist {
+                // The CA no longer knows the stored account (for example after
+                // a CA reset): register again once and retry.
+                Self.log.warning("stored account unknown to the CA; registering again",
+                                 "account=\(client.accountURL ?? "none")")
+                try store.removeAccount()
+                try await ensureAccount()
+                try await checkCertificate()
+            }
             status.lastError = nil
         } catch {
             let now = client.clock.now()

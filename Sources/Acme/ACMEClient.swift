@@ -98,6 +98,7 @@ public final class ACMEClient {
                 continue
             }
             if let fresh = response.replayNonce { nonce = fresh }
+            try Self.checkBodySize(response, url: url)
             if response.isSuccess { return response }
 
             let problem = problemDocument(in: response)
@@ -133,6 +134,7 @@ public final class ACMEClient {
                 continue
             }
             if let fresh = response.replayNonce { nonce = fresh }
+            try Self.checkBodySize(response, url: request.url)
             if response.isSuccess { return response }
             let problem = problemDocument(in: response)
             guard Self.isRetryable(status: response.status, problem: problem) else {
@@ -142,6 +144,17 @@ public final class ACMEClient {
             try await backOff(url: request.url, attempt: failedAttempts,
                               retryAfter: response.retryAfter(now: clock.now()), error: "\(problem)",
                               problem: problem)
+        }
+    }
+
+    /// Upper bound on a response body. A certificate chain of a few
+    /// certificates is under 16 KiB, so 1 MiB leaves ample room.
+    /// NOTE: transports should stop reading at this size, too.
+    public static let maxResponseBodyBytes = 1 << 20
+
+    static func checkBodySize(_ response: ACMEHTTPResponse, url: String) throws {
+        guard response.body.count <= maxResponseBodyBytes else {
+            throw ACMEError.invalidResponse(url: url, detail: "body of \(response.body.count) bytes exceeds \(maxResponseBodyBytes)")
         }
     }
 

@@ -58,6 +58,12 @@ public final class ACMEStateStore {
 
     public func loadAccount() throws -> ACMEAccountRecord? { try load(ACMEAccountRecord.self, Self.accountFile) }
     public func saveAccount(_ record: ACMEAccountRecord) throws { try save(record, Self.accountFile) }
+
+    /// Deletes the account record, so the next run looks the account up again.
+    public func removeAccount() throws {
+        let file = path(Self.accountFile)
+        guard unlink(file) == 0 || errno == ENOENT else { throw Self.failure(file, "unlink") }
+    }
     public func loadCertificate() throws -> ACMECertificateRecord? {
         try load(ACMECertificateRecord.self, Self.certificateFile)
     }

@@ -118,4 +118,31 @@ func makeTestCertificate(in directory: TemporaryDirectory, serial: String, days:
         // The account was stored even though the order failed.
         #expect(try store.loadAccount()?.accountURL == ScriptedCA.accountURL)
     }
+
+    @Test func unknownAccountRegistersAgain() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ca = try ScriptedCA()
+        ca.scriptDirectory()
+        let store = try ACMEStateStore(directory: directory.file("state"))
+        try store.saveAccount(ACMEAccountRecord(directoryURL: ScriptedCA.directoryURL, accountURL: ScriptedCA.base + "/my-account/0",
+                                                keyReference: "test-key", keyThumbprint: try ca.key.publicJWK.thumbprint()))
+        let unknown = #"{"type":"urn:ietf:params:acme:error:accountDoesNotExist","detail":"account not found"}"#
+        ca.transport.script("POST", ScriptedCA.newOrder, jsonResponse(400, unknown))
+        ca.transport.script("POST", ScriptedCA.newAccount, jsonResponse(400, unknown),
+                            jsonResponse(201, #"{"status":"valid"}"#, headers: [("Location", ScriptedCA.accountURL)]))
+        let chain = try makeTestCertificate(in: directory, serial: "0x3003")
+        ca.scriptIssuance(chainPEM: chain, alternatePEM: chain)
+        let manager = ACMECertificateManager(client: ca.client(), store: store, certificateSigner: ca.key)
+
+        let status = await manager.run()
+
+        #expect(status.phase == .valid, "\(status.lastError ?? "")")
+        #expect(status.issuedInLastRun)
+        #expect(try store.loadAccount()?.accountURL == ScriptedCA.accountURL)
+        let orders = ca.transport.requests("POST", ScriptedCA.newOrder)
+        #expect(orders.count == 2)
+        #expect(protectedHeader(of: orders[0])["kid"] as? String == ScriptedCA.base + "/my-account/0")
+        #expect(protectedHeader(of: orders[1])["kid"] as? String == ScriptedCA.accountURL)
+    }
 }

@@ -40,7 +40,13 @@ final class CurlTransport: ACMETransport {
         }
         arguments.append(request.url)
 
-        let result = try await Task.detached { try runCommand(arguments, timeout: Double(Self.maxTimeSeconds + 5)) }.value
+        // A Dispatch thread waits for curl, so no thread of the task pool blocks.
+        let command = arguments
+        let result = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runCommand(command, timeout: Double(Self.maxTimeSeconds + 5)) })
+            }
+        }
         guard result.status == 0, let status = Int(result.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw ACMEError.transportFailed(url: request.url, detail: "curl exit \(result.status): \(result.errors)")
         }

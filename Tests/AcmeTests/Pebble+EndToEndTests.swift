@@ -92,7 +92,21 @@ import Testing
         #expect(secondTransport.count("POST /sign-me-up") == 0)
         #expect(secondTransport.count("POST /order-plz") == 0)
 
-        // 3. Past two thirds of the lifetime, the next run renews with the stored account.
+        // 3. A lost account record: onlyReturnExisting finds the same account.
+        let originalAccount = try store.loadAccount()?.accountURL
+        try store.removeAccount()
+        let lookupTransport = CountingTransport(CurlTransport(caBundle: pebble.tlsCertificate, scratch: directory.path))
+        let lookup = ACMECertificateManager(
+            client: ACMEClient(configuration: Self.configuration(pebble), signer: reloadedKey, transport: lookupTransport,
+                               responder: http01, clock: clock),
+            store: store, certificateSigner: certificateKey)
+        let found = await lookup.run()
+        #expect(found.phase == .valid, "\(found.lastError ?? "")")
+        #expect(!found.issuedInLastRun)
+        #expect(lookupTransport.successes("POST /sign-me-up") == 1)
+        #expect(try store.loadAccount()?.accountURL == originalAccount)
+
+        // 4. Past two thirds of the lifetime, the next run renews with the stored account.
         let renewalTime = try #require(unchanged.renewalTime)
         #expect(renewalTime == ACMERenewalPolicy.lifetimeRenewalTime(notBefore: leaf.notBefore, notAfter: leaf.notAfter))
         clock.offset = renewalTime.timeIntervalSinceNow + 60

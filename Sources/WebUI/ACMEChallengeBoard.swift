@@ -1,10 +1,10 @@
 // The http-01 challenge responses (RFC 8555 §8.3) the port-80 service may
 // serve, and the capabilities that change them. The owner of the stack
-// holds the board and mints one publisher per ACME order, scoped to that
-// order's tokens; the port-80 service holds only a reader.
+// keeps the board and mints one publisher per ACME order, scoped to that
+// order's tokens. The port-80 service receives only a reader.
 import Synchronization
 
-/// Why a challenge token or key authorization was rejected.
+/// The reason a challenge token or key authorization was rejected.
 public enum ACMEChallengeError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The token is empty, longer than `ACMEChallengeBoard.maxTokenLength`,
     /// or has characters outside the base64url alphabet (RFC 8555 §8.3).
@@ -34,8 +34,8 @@ public enum ACMEChallengeError: Error, Hashable, Sendable, CustomStringConvertib
 }
 
 public final class ACMEChallengeBoard: Sendable {
-    /// Longest token accepted. RFC 8555 sets no maximum; real CAs send 43
-    /// characters (256 bits), so this only bounds memory.
+    /// Maximum token length. RFC 8555 sets none (its §8.3 example token has
+    /// 43 characters, 256 bits), so this only bounds memory.
     public static let maxTokenLength = 256
     /// Most tokens owned by live publishers at once; minting beyond it
     /// fails with `tooManyTokens`. It bounds the board's memory.
@@ -142,7 +142,7 @@ public struct ACMEChallengeReader: Sendable {
 
     init(board: ACMEChallengeBoard) { self.board = board }
 
-    /// The key authorization published for `token`, or nil.
+    /// Returns the key authorization published for `token`, or nil.
     public func keyAuthorization(for token: String) -> String? {
         board.state.withLock { $0.published[token] }
     }

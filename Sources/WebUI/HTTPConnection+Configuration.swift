@@ -5,22 +5,22 @@ extension HTTPConnection {
     public struct Configuration: Sendable {
         /// Size bounds on each request.
         public var limits: HTTPParserLimits
-        /// Longest time from the first byte of a request to its last. When it
+        /// Maximum time from the first byte of a request to its last. When it
         /// passes, the connection sends 408 Request Timeout and closes
         /// (RFC 9110 §15.5.9).
         public var requestTimeout: Nanoseconds
-        /// Longest time a persistent connection stays open with no request
+        /// Maximum time a persistent connection stays open with no request
         /// in progress and no response owed. When it passes, the connection
         /// closes without a response (RFC 9112 §9.8).
         public var idleTimeout: Nanoseconds
-        /// Most requests received (or being received) and not yet answered.
+        /// Maximum requests received (or being received) and not yet responded to.
         /// At this bound the connection stops parsing pipelined requests
         /// until a response goes out, and `wantsInput` turns false.
         public var maxPipelinedRequests: Int
-        /// Most unparsed bytes kept while parsing is paused at
+        /// Maximum unparsed bytes kept while parsing is paused at
         /// `maxPipelinedRequests`. Beyond it the connection stops reading,
-        /// answers the requests it has, and closes; the client retries the
-        /// rest on a new connection (RFC 9112 §9.3.2).
+        /// responds to the requests it has, and closes. The client retries
+        /// the rest on a new connection (RFC 9112 §9.3.2).
         public var maxBufferedInput: Int
         /// The Server field value; nil sends none.
         public var serverName: String?
@@ -28,9 +28,9 @@ extension HTTPConnection {
         /// clock must send Date (RFC 9110 §6.6.1); nil sends none.
         public var dateClock: HTTPDateClock?
         /// Called with each request head before its content is read. A
-        /// response returned here is sent in place of calling the owner
-        /// (and in place of `100 Continue`); when the request announces
-        /// content, the connection then closes, because it has not read it.
+        /// response returned here is sent in place of calling the owner and
+        /// in place of `100 Continue`. When the request announces content,
+        /// the connection then closes, because it has not read the content.
         public var screenHead: (@Sendable (HTTPRequestHead) -> HTTPResponse?)?
 
         public init(limits: HTTPParserLimits = HTTPParserLimits(),
@@ -61,7 +61,7 @@ extension HTTPConnection {
         public var responsesSent = 0
         /// Requests rejected by the parser (400, 413, 414, 417, 431, 501, 505).
         public var requestsRejected = 0
-        /// Requests answered with 408.
+        /// Requests that timed out and got 408.
         public var requestTimeouts = 0
         /// Connections closed by the idle timeout.
         public var idleTimeouts = 0

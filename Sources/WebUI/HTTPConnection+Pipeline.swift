@@ -4,7 +4,7 @@ import CapnetBase
 
 extension HTTPConnection {
     /// Whether `100 Continue` is still owed to a request (RFC 9110 §10.1.1).
-    enum ContinueState {
+    enum ContinueState: Sendable {
         case notExpected
         /// Sent when the request reaches the front of the pipeline, so the
         /// interim response never overtakes an earlier final response.
@@ -13,7 +13,7 @@ extension HTTPConnection {
     }
 
     /// One request, from its head to its response.
-    struct Slot {
+    struct Slot: Sendable {
         let id: RequestID
         let isHEAD: Bool
         let isHTTP10: Bool
@@ -105,8 +105,8 @@ extension HTTPConnection {
         }
     }
 
-    /// Answers the request in progress (or a new one, when none has a head
-    /// yet) with `response`, then stops reading and closes after it.
+    /// Responds to the request in progress with `response` (to a new one
+    /// when no head has arrived yet), then stops reading and closes after it.
     mutating func reject(with response: HTTPResponse) {
         if let index = slots.indices.last, !slots[index].isComplete {
             slots[index].response = response
@@ -172,7 +172,10 @@ extension HTTPConnection {
     /// Starts or stops the request and idle timers to match the state.
     private mutating func updateTimers(now: Instant) {
         guard !isClosed else { return }
-        let receiving = isReading && !isPaused && parser.hasPartialRequest
+        // While a 100 Continue waits behind earlier responses, the client is
+        // waiting for the server, so the request timer does not run.
+        let awaitingContinue = slots.last.map { !$0.isComplete && $0.continueState == .pending } ?? false
+        let receiving = isReading && !isPaused && parser.hasPartialRequest && !awaitingContinue
         if !receiving {
             requestStartedAt = nil
         } else if requestStartedAt == nil {

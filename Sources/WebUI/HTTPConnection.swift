@@ -1,19 +1,19 @@
-// One HTTP/1.1 server connection as a sans-IO state machine: received bytes
-// and the current time go in; complete requests, response bytes, a close
+// One HTTP/1.1 server connection as a sans-IO state machine. Received bytes
+// and the current time go in. Complete requests, response bytes, a close
 // decision and the next deadline come out. The owner moves the bytes over
 // TCP or TLS and runs the handlers.
 import CapnetBase
 
-/// Use:
+/// How the owner drives it:
 /// 1. `receive(_:now:)` with each read, `receiveEndOfInput(now:)` at the
 ///    peer's FIN, and `handleTimeouts(now:)` when `nextDeadline` passes.
-/// 2. Take requests with `nextRequest()`, in order; answer each with
-///    `respond(to:with:now:)`, in any order.
+/// 2. Take requests with `nextRequest()`, in order, and supply each one
+///    the response through `respond(to:with:now:)`, in any order.
 /// 3. Send what `takeOutput()` returns. Responses come out strictly in
-///    request order, each preceded by `100 Continue` when the request asked.
+///    request order, each preceded by `100 Continue` when the request expects it.
 /// 4. Once `isClosed` is true, send the remaining output and close the
 ///    transport. Stop reading while `wantsInput` is false.
-public struct HTTPConnection {
+public struct HTTPConnection: Sendable {
     /// Identifies a request on this connection; ids increase in request order.
     public struct RequestID: Hashable, Comparable, Sendable, CustomStringConvertible {
         public let rawValue: UInt64
@@ -36,14 +36,14 @@ public struct HTTPConnection {
     static let log = Logger(.http)
 
     var parser: HTTPRequestParser
-    /// Requests received or being received and not yet answered, in order.
+    /// Requests received or being received and not yet responded to, in order.
     var slots: [Slot] = []
     var ready: [IncomingRequest] = []
     var output: [UInt8] = []
     var nextID: UInt64 = 0
     /// False once the connection stops parsing: after an error, a timeout,
     /// a request with `Connection: close`, or the end of input. It then
-    /// closes as soon as the requests it has are answered.
+    /// closes as soon as every request it has received has its response sent.
     var isReading = true
     var inputEnded = false
     var requestStartedAt: Instant?
@@ -72,8 +72,9 @@ public struct HTTPConnection {
         advance(now: now)
     }
 
-    /// The peer closed its sending side. Requests already received are still
-    /// answered; a partial request is dropped without a response.
+    /// Records that the peer closed its sending side. Requests already
+    /// received still get responses, but a partial request is dropped
+    /// without one.
     public mutating func receiveEndOfInput(now: Instant) {
         inputEnded = true
         advance(now: now)
@@ -116,7 +117,7 @@ public struct HTTPConnection {
 
     // MARK: - Actions out
 
-    /// The next complete request, in request order.
+    /// Returns the next complete request, in request order.
     public mutating func nextRequest() -> IncomingRequest? {
         ready.isEmpty ? nil : ready.removeFirst()
     }

@@ -5,7 +5,7 @@ import Foundation
 extension HTTPResponse {
     public static let jsonContentType = "application/json"
 
-    /// A response whose body is `value` as JSON (RFC 8259).
+    /// Encodes `value` as JSON (RFC 8259) into a response body.
     public static func json<T: Encodable>(_ value: T, status: HTTPStatus = .ok) throws -> HTTPResponse {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

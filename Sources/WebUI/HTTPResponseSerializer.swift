@@ -22,7 +22,7 @@ public enum HTTPResponseSerializer {
 
     /// Appends `response` to `output`.
     ///
-    /// - `isHEAD`: the request was HEAD, so the content is left out; the
+    /// - `isHEAD`: the request was HEAD, so the content is left out. The
     ///   Content-Length still gives the size a GET would have sent
     ///   (RFC 9110 §9.3.2). A handler may set Content-Length itself on an
     ///   empty HEAD response.

@@ -1,10 +1,10 @@
 // Percent-decoding (RFC 3986 §2.1) for paths and queries. Paths are decoded
-// one segment at a time, and a segment that decodes to "/" or NUL, or that
-// is a dot-segment, is rejected: mapping such a path onto routes or files
+// one segment at a time. A segment that decodes to "/" or NUL, or that is a
+// dot-segment, is rejected, because mapping such a path onto routes or files
 // would let a request name something other than what it appears to.
 
 public enum PercentDecoding {
-    /// Why a raw path cannot be mapped onto a resource.
+    /// The reason a raw path cannot be mapped onto a resource.
     public enum PathError: Error, Hashable, Sendable {
         /// Not an absolute path (it does not start with "/").
         case notAbsolute
@@ -21,8 +21,8 @@ public enum PercentDecoding {
         case invalidUTF8
     }
 
-    /// The decoded segments of an absolute path: "/" is `[]`, "/a/b" is
-    /// `["a", "b"]` and "/a/" is `["a", ""]`.
+    /// Decodes an absolute path into segments: "/" gives `[]`, "/a/b" gives
+    /// `["a", "b"]` and "/a/" gives `["a", ""]`.
     public static func pathSegments(_ rawPath: String) -> Result<[String], PathError> {
         guard rawPath.utf8.first == UInt8(ascii: "/") else { return .failure(.notAbsolute) }
         if rawPath == "/" { return .success([]) }

@@ -30,7 +30,7 @@ public struct Port80Service: Sendable {
             maxPipelinedRequests: 4, dateClock: dateClock)
     }
 
-    /// What a raw path names on this service.
+    /// The kind of resource a raw path names on this service.
     enum PathKind: Equatable {
         /// `/.well-known/acme-challenge/<token>`, written exactly so.
         case challenge(token: String)

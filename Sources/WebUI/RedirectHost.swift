@@ -14,9 +14,10 @@ enum RedirectHost {
     /// The largest TCP port number.
     static let maxPort = 65_535
 
-    /// The host of `authority` (`host[:port]`), lowercased, without the port
-    /// and without a trailing dot; nil when it is not a valid DNS name,
-    /// IPv4 address or IPv6 literal, or the port is not a number in range.
+    /// Returns the host of `authority` (`host[:port]`), lowercased, without
+    /// the port and without a trailing dot. Returns nil when the host is not
+    /// a valid DNS name, IPv4 address or IPv6 literal, or the port is not a
+    /// number in range.
     static func validated(_ authority: String) -> String? {
         var host = Substring(authority)
         var port: Substring = ""
@@ -74,8 +75,8 @@ enum RedirectHost {
         }
     }
 
-    /// An IPv6 address as `inet_pton` reads it; zone identifiers and
-    /// IPvFuture literals are not accepted.
+    /// Checks for an IPv6 address as `inet_pton` reads it. Zone identifiers
+    /// and IPvFuture literals are rejected.
     private static func isIPv6(_ text: String) -> Bool {
         guard !text.isEmpty, text.utf8.allSatisfy({ ASCII.hexValue($0) != nil || $0 == ASCII.colon
             || $0 == UInt8(ascii: ".") }) else { return false }

@@ -44,8 +44,6 @@ public enum RequestTarget: Hashable, Sendable, CustomStringConvertible {
 
 /// Syntax checks for request-targets and authorities (RFC 3986 via RFC 9110).
 enum TargetSyntax {
-    enum Failure: Error { case invalid }
-
     /// Parses a request-target for `method`, or nil when it is not valid.
     static func parse(_ bytes: ArraySlice<UInt8>, method: HTTPMethod) -> RequestTarget? {
         guard let first = bytes.first else { return nil }

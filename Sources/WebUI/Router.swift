@@ -1,12 +1,12 @@
 // A small request router: path patterns with literal segments, ":name"
 // parameters and a final "*name" remainder, matched on decoded segments.
-// It answers 404, 405 with Allow, OPTIONS, 400 for paths that cannot be
-// mapped, and 501 for methods it does not know.
+// It responds with 404, 405 with Allow, OPTIONS, 400 for paths that cannot
+// be mapped, and 501 for methods it does not recognize.
 
 public struct Router {
     public typealias Handler = (HTTPRequest, RouteMatch) -> HTTPResponse
 
-    /// What a handler gets besides the request.
+    /// The route data a handler receives besides the request.
     public struct RouteMatch: Hashable, Sendable {
         /// Values of ":name" and "*name" segments, decoded. A remainder
         /// joins its segments with "/".
@@ -61,7 +61,7 @@ public struct Router {
     public mutating func get(_ pattern: String, _ handler: @escaping Handler) { add(.GET, pattern, handler) }
     public mutating func post(_ pattern: String, _ handler: @escaping Handler) { add(.POST, pattern, handler) }
 
-    /// The response for `request`: a handler's, or the router's own status.
+    /// Routes `request` and returns the handler's response or the router's own status.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         switch resolve(request.head) {
         case .respond(let response): return response
@@ -89,7 +89,7 @@ public struct Router {
         }
 
         guard let rawPath = head.target.path else {
-            // OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7).
+            // OPTIONS * requests the options of the server as a whole (RFC 9110 §9.3.7).
             if head.target == .asterisk && method == .OPTIONS {
                 return .respond(Self.options(allowing: routes.map(\.method)))
             }
@@ -123,8 +123,8 @@ public struct Router {
         return .respond(response)
     }
 
-    /// The Allow value (RFC 9110 §10.2.1): the methods given, HEAD where GET
-    /// is, and OPTIONS, sorted.
+    /// Builds the Allow value (RFC 9110 §10.2.1): the methods given, HEAD
+    /// where GET is, and OPTIONS, sorted.
     static func allowValue(_ methods: [HTTPMethod]) -> String {
         var names = Set(methods.map(\.rawValue))
         if names.contains("GET") { names.insert("HEAD") }

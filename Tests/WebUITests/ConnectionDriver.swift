@@ -1,5 +1,5 @@
-// A test driver for HTTPConnection: feeds chunks, answers each request at
-// once with a handler, and collects everything the connection sends.
+// A test driver for HTTPConnection: it feeds chunks, responds to each request
+// at once through a handler, and collects everything the connection sends.
 import CapnetBase
 import Foundation
 import Testing
@@ -31,7 +31,7 @@ struct DriveResult: Equatable {
     var handled: [String]
 }
 
-/// Feeds `chunks` at `startInstant`, answering each request at once.
+/// Feeds `chunks` at `startInstant` and responds to each request at once.
 func drive(_ chunks: [ArraySlice<UInt8>], configuration: HTTPConnection.Configuration = testConfiguration(),
            endOfInput: Bool = false, handler: (HTTPRequest) -> HTTPResponse = echo) -> DriveResult
 {
@@ -57,8 +57,9 @@ func drive(_ chunks: [ArraySlice<UInt8>], configuration: HTTPConnection.Configur
                        handled: handled)
 }
 
-/// The result of driving `input`, after checking that every two-piece
-/// split and byte-by-byte feeding give the same bytes out and close state.
+/// Drives `input` and returns the result, after checking that every
+/// two-piece split and byte-by-byte feeding give the same bytes out and
+/// close state.
 func driveEverySplit(_ input: String, configuration: HTTPConnection.Configuration = testConfiguration(),
                      endOfInput: Bool = false, handler: (HTTPRequest) -> HTTPResponse = echo,
                      sourceLocation: SourceLocation = #_sourceLocation) -> DriveResult
@@ -79,8 +80,8 @@ func driveEverySplit(_ input: String, configuration: HTTPConnection.Configuratio
     return whole
 }
 
-/// The status line of each response in `output`, in order. The bodies in
-/// these tests never contain "HTTP/1.1 ".
+/// Extracts the status line of each response in `output`, in order. The
+/// bodies in these tests never contain "HTTP/1.1 ".
 func statusLines(_ output: String) -> [String] {
     output.components(separatedBy: "HTTP/1.1 ").dropFirst().map { part in
         "HTTP/1.1 " + (part.components(separatedBy: "\r\n").first ?? "")

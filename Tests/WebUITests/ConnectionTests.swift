@@ -100,7 +100,9 @@ private let get = "GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n"
         connection.respond(to: ids[0], with: .text("one"), now: startInstant)
         let text = String(decoding: connection.takeOutput(), as: UTF8.self)
         let one = text.range(of: "one"), two = text.range(of: "two"), three = text.range(of: "three")
-        #expect(one != nil && two != nil && three != nil)
+        #expect(one != nil)
+        #expect(two != nil)
+        #expect(three != nil)
         if let one, let two, let three {
             #expect(one.lowerBound < two.lowerBound)
             #expect(two.lowerBound < three.lowerBound)
@@ -217,8 +219,8 @@ private let get = "GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n"
 }
 
 @Suite struct ErrorStatusTests {
-    /// The status line of the connection's answer to `input`; the connection
-    /// must close after it and hand no request to the owner.
+    /// Returns the status line of the connection's response to `input`. The
+    /// connection must close after it and hand no request to the owner.
     private func rejection(_ input: String, configuration: HTTPConnection.Configuration = testConfiguration(),
                            sourceLocation: SourceLocation = #_sourceLocation) -> String?
     {
@@ -403,5 +405,23 @@ private let get = "GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n"
         connection.respond(to: incoming!.id, with: .text("x"), now: startInstant + .seconds(61))
         let text = String(decoding: connection.takeOutput(), as: UTF8.self)
         #expect(text.contains("Date: Sun, 06 Nov 1994 08:50:38 GMT\r\n"))
+    }
+}
+
+@Suite struct ContinueTimerTests {
+    @Test func noRequestTimerWhileContinueWaits() {
+        let configuration = testConfiguration { $0.requestTimeout = .seconds(10) }
+        var connection = HTTPConnection(configuration: configuration, now: startInstant)
+        let upload = "PUT /u HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"
+        connection.receive(bytes("GET /a HTTP/1.1\r\nHost: a\r\n\r\n" + upload), now: startInstant)
+        let first = connection.nextRequest()
+        // The 100 Continue is owed but blocked behind the first response.
+        #expect(connection.nextDeadline == nil)
+        connection.handleTimeouts(now: startInstant + .seconds(20))
+        #expect(!connection.hasOutput)
+        connection.respond(to: first!.id, with: .text("one"), now: startInstant + .seconds(20))
+        #expect(String(decoding: connection.takeOutput(), as: UTF8.self).hasSuffix("HTTP/1.1 100 Continue\r\n\r\n"))
+        // Now the client owes the content, and the timer runs from here.
+        #expect(connection.nextDeadline == startInstant + .seconds(30))
     }
 }

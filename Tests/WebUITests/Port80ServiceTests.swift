@@ -1,11 +1,10 @@
 // Port-80 service and http-01 capability tests. Paths and responses follow
 // RFC 8555 §8.3 (challenge path, token alphabet, key authorization) and
-// RFC 9110 §15.4.9 (308); host rules follow RFC 1123 §2.1 and RFC 3986.
+// RFC 9110 §15.4.9 (308). Host rules follow RFC 1123 §2.1 and RFC 3986.
 import Testing
 @testable import WebUI
 
-// A token and key authorization shaped like Pebble's: 43 base64url
-// characters each side of the dot.
+// The token and key authorization of the http-01 example in RFC 8555 §8.3.
 private let token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
 private let keyAuthorization = token + ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
 private let otherToken = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"

@@ -42,7 +42,7 @@ func runProcess(_ executable: String, _ arguments: [String], input: String = "",
                          stderr: String(decoding: errorData.data, as: UTF8.self))
 }
 
-/// The first of `names` found as an executable on PATH.
+/// Returns the first of `names` found as an executable on PATH.
 func findExecutable(_ names: String...) -> String? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
     for name in names {

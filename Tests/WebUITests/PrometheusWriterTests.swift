@@ -1,6 +1,6 @@
 // Prometheus text format 0.0.4 tests. The escaped lines are the examples of
-// the exposition format documentation; the whole output is also read back
-// by the Python prometheus_client parser, an independent implementation.
+// the exposition format documentation. The Python prometheus_client parser,
+// an independent implementation, also reads the whole output back.
 import Foundation
 import Testing
 @testable import WebUI

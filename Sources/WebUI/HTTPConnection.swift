@@ -98,6 +98,14 @@ public struct HTTPConnection: Sendable {
         advance(now: now)
     }
 
+    /// Takes every complete request and responds to it at once with
+    /// `handler`, for owners whose handlers finish synchronously.
+    public mutating func respondToRequests(now: Instant, with handler: (HTTPRequest) -> HTTPResponse) {
+        while let incoming = nextRequest() {
+            respond(to: incoming.id, with: handler(incoming.request), now: now)
+        }
+    }
+
     /// Runs the timer that is due at `now`: 408 and close for a request that
     /// took longer than `requestTimeout`, close for an idle connection.
     public mutating func handleTimeouts(now: Instant) {

@@ -53,7 +53,7 @@ public struct HTTPDateClock: Hashable, Sendable {
         unixNanosecondsAtZero = unixNanoseconds &- instant.nanoseconds
     }
 
-    /// A clock that reads the wall clock once now (`wallClockNanoseconds`).
+    /// Creates a mapping from one wall-clock reading (`wallClockNanoseconds`) taken at `now`.
     public static func system(now: Instant) -> HTTPDateClock {
         HTTPDateClock(unixNanoseconds: wallClockNanoseconds(), at: now)
     }

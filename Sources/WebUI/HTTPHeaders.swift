@@ -33,18 +33,18 @@ public struct HTTPHeaders: Hashable, Sendable, Sequence, ExpressibleByDictionary
     public var isEmpty: Bool { fields.isEmpty }
     public func makeIterator() -> IndexingIterator<[HTTPField]> { fields.makeIterator() }
 
-    /// The first value for `name`, or nil.
+    /// Returns the first value for `name`, or nil.
     public subscript(name: String) -> String? {
         fields.first(where: { ASCII.caseInsensitiveEquals($0.name, name) })?.value
     }
 
-    /// Every value for `name`, in order.
+    /// Returns every value for `name`, in order.
     public func values(for name: String) -> [String] {
         fields.filter { ASCII.caseInsensitiveEquals($0.name, name) }.map(\.value)
     }
 
-    /// The values of a list-valued field (RFC 9110 §5.6.1): every field line
-    /// for `name`, split on commas, trimmed, empty elements dropped.
+    /// Returns the elements of a list-valued field (RFC 9110 §5.6.1): every
+    /// field line for `name`, split on commas, trimmed, empty elements dropped.
     /// Only for fields whose elements cannot contain commas (tokens).
     public func listValues(for name: String) -> [String] {
         values(for: name).flatMap { value in
@@ -54,7 +54,7 @@ public struct HTTPHeaders: Hashable, Sendable, Sequence, ExpressibleByDictionary
         }
     }
 
-    /// Whether `name`'s list contains `token`, compared case-insensitively.
+    /// Checks whether `name`'s list contains `token`, compared case-insensitively.
     public func containsToken(_ token: String, in name: String) -> Bool {
         listValues(for: name).contains { ASCII.caseInsensitiveEquals($0, token) }
     }

@@ -1,6 +1,6 @@
 // Parser output: events, and the typed errors that map to a status code.
 
-/// Why a request was rejected, and with which status. After an error the
+/// The reason a request was rejected, and its status. After an error the
 /// connection cannot find the next message boundary, so it always closes.
 public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Reason: String, Hashable, Sendable {
@@ -47,7 +47,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
     public var description: String { "\(status.code) \(reason.rawValue)" }
 }
 
-/// What the parser produced.
+/// An output of the parser.
 public enum HTTPParserEvent: Hashable, Sendable {
     /// A request's head is complete and valid; its content (if any) follows.
     /// Always followed by `.request` or `.error` for the same request.

@@ -3,11 +3,11 @@
 /// Size bounds on what one request may use. Each has a named status when
 /// exceeded. Sizes of lines include their CRLF.
 public struct HTTPParserLimits: Hashable, Sendable {
-    /// Longest request line, CRLF included. Longer gives 414 URI Too Long
+    /// Maximum request line length, CRLF included. Longer gives 414 URI Too Long
     /// when the request-target is the long part, 501 when the method is,
     /// else 400.
     public var maxRequestLineLength: Int
-    /// Longest method token; longer gives 501 Not Implemented (RFC 9112 §3).
+    /// Maximum method length. Longer gives 501 Not Implemented (RFC 9112 §3).
     public var maxMethodLength: Int
     /// Largest header section: every field line with its CRLF plus the
     /// empty line ending the section. Larger gives 431.
@@ -19,7 +19,7 @@ public struct HTTPParserLimits: Hashable, Sendable {
     /// gives 413 Content Too Large, decided from Content-Length before any
     /// content is read, or as soon as a chunk size would exceed it.
     public var maxBodySize: Int
-    /// Longest chunk-size line, chunk extensions and CRLF included. Longer
+    /// Maximum chunk-size line length, chunk extensions and CRLF included. Longer
     /// gives 400.
     public var maxChunkLineLength: Int
     /// Largest trailer section (field lines and final CRLF). Larger gives 431.

@@ -1,7 +1,7 @@
 // Parsed requests: the head (request line plus header section) and the
 // complete request with its content.
 
-/// How the request's content is delimited (RFC 9112 §6.3).
+/// The framing that delimits the request's content (RFC 9112 §6.3).
 public enum BodyFraming: Hashable, Sendable {
     /// No Content-Length and no Transfer-Encoding: no content.
     case none

@@ -26,7 +26,7 @@ public struct HTTPRequestParser: Sendable {
     private var buffer: [UInt8] = []
     /// Index of the first unconsumed byte in `buffer`.
     private var position = 0
-    /// Where the search for the current line's LF resumes.
+    /// Index at which the search for the current line's LF resumes.
     private var scanFrom = 0
     private var state: State = .requestLine
 
@@ -247,9 +247,10 @@ public struct HTTPRequestParser: Sendable {
         return available >= limit ? .tooLong : .needMore
     }
 
-    /// The line without its CR, or nil when it does not end in CRLF or holds
-    /// a bare CR. RFC 9112 §2.2 lets a recipient accept a bare LF; this
-    /// parser does not, so that every peer sees the same message boundaries.
+    /// Returns the line without its CR, or nil when it does not end in CRLF
+    /// or contains a bare CR. RFC 9112 §2.2 lets a recipient accept a bare
+    /// LF. This parser does not, so that every peer sees the same message
+    /// boundaries.
     private func lineContent(_ range: Range<Int>) -> ArraySlice<UInt8>? {
         guard let last = range.last, buffer[last] == ASCII.cr else { return nil }
         let content = buffer[range.lowerBound..<last]

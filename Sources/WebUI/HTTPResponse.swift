@@ -13,20 +13,20 @@ public struct HTTPResponse: Hashable, Sendable, CustomStringConvertible {
         self.body = body
     }
 
-    /// A response with a UTF-8 text body and its Content-Type.
+    /// Creates a response with a UTF-8 text body and its Content-Type.
     public static func text(_ text: String, status: HTTPStatus = .ok,
                             contentType: String = "text/plain; charset=utf-8") -> HTTPResponse
     {
         HTTPResponse(status: status, headers: ["Content-Type": contentType], body: Array(text.utf8))
     }
 
-    /// The response the server sends for its own errors: the status line's
+    /// Creates the response the server sends for its own errors, with the
     /// reason phrase as a short plain-text body.
     public static func error(_ status: HTTPStatus) -> HTTPResponse {
         .text(status.reasonPhrase + "\n", status: status)
     }
 
-    /// Whether the response asks for the connection to close after it
+    /// Whether the response carries the "close" connection option
     /// (RFC 9112 §9.6).
     public var requestsClose: Bool { headers.containsToken("close", in: "Connection") }
 

@@ -40,7 +40,7 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     public static let serviceUnavailable = HTTPStatus(code: 503)
     public static let httpVersionNotSupported = HTTPStatus(code: 505)
 
-    /// The reason phrases of RFC 9110 §15 (and RFC 6585 for 429 and 431).
+    /// Returns the reason phrase of RFC 9110 §15 (RFC 6585 for 429 and 431), or "" for other codes.
     public static func standardReason(_ code: Int) -> String {
         switch code {
         case 100: "Continue"

@@ -75,7 +75,7 @@ enum TargetSyntax {
         return (path, String(decoding: queryBytes, as: UTF8.self))
     }
 
-    /// Every byte is a pchar, a well-formed `%HH`, or one `extra` allows.
+    /// Checks that every byte is a pchar, a well-formed `%HH`, or one `extra` allows.
     static func isValid(_ bytes: ArraySlice<UInt8>, allowing extra: (UInt8) -> Bool) -> Bool {
         var i = bytes.startIndex
         while i < bytes.endIndex {
@@ -130,7 +130,7 @@ enum TargetSyntax {
                          path: path, query: query)
     }
 
-    /// The host part of `host[:port]` (brackets kept for IP literals).
+    /// Returns the host part of `host[:port]`, keeping the brackets of IP literals.
     static func hostPart(of authority: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         if authority.first == UInt8(ascii: "[") {
             guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { return authority }

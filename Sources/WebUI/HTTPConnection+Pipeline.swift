@@ -7,7 +7,10 @@ extension HTTPConnection {
     enum ContinueState: Sendable {
         case notExpected
         /// Sent when the request reaches the front of the pipeline, so the
-        /// interim response never overtakes an earlier final response.
+        /// interim response never overtakes an earlier final response. It is
+        /// sent even when the content has already arrived (RFC 9110 §10.1.1
+        /// allows omitting it then), so the bytes out do not depend on how
+        /// the input was split into reads.
         case pending
         case sent
     }

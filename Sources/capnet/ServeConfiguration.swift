@@ -37,8 +37,10 @@ struct ServeConfiguration {
                    help: "Write every received and sent frame to FILE: pcapng (with direction) when the name "
                        + "ends in .pcapng, else pcap with nanosecond timestamps. Flushed after every batch."),
         OptionSpec(name: "impair", kind: .value(placeholder: "SPEC"),
-                   help: "Inject faults in both directions, as loss=P,dup=P,reorder=P,delay=MS,seed=N "
-                       + "(probabilities 0 to 1, delay in milliseconds; any subset). Default: none."),
+                   help: "Inject seeded faults into the frames the stack sends, as "
+                       + "loss=P,dup=P,reorder=P,delay=MS,seed=N (probabilities 0 to 1 or percentages, delay in "
+                       + "milliseconds; any subset). Prefix a key with rx. to impair received frames instead, as in "
+                       + "rx.loss=0.1. Default: none."),
         OptionSpec(name: "udp-echo-port", kind: .value(placeholder: "PORT"),
                    help: "Run a UDP echo service (RFC 862) on PORT. Default: off."),
         OptionSpec(name: "log-level", kind: .value(placeholder: "LEVEL"),

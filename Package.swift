@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "TLSEngineTests", dependencies: ["TLSEngine", "CLibCrypto"]),
         .testTarget(name: "HostSimTests", dependencies: ["HostSim", "NetStack", "NIC"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CapnetBase"]),
+        .testTarget(name: "VirtioTests", dependencies: ["NIC", "HostSim", "CapnetBase"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -2,7 +2,7 @@ import NIC
 import Testing
 
 @Suite struct VirtioPCICapabilitiesTests {
-    /// A 256-byte configuration space laid out as virtio 1.2 §4.1.4
+    /// Builds a 256-byte configuration space laid out as virtio 1.2 §4.1.4
     /// describes: the capability list bit in the status register, the list
     /// head at 0x34, an MSI-X capability (ID 0x11) the parser must skip,
     /// then vendor-specific (0x09) virtio_pci_cap entries.

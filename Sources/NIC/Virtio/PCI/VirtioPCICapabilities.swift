@@ -1,4 +1,4 @@
-/// Where the virtio structures of a modern virtio PCI device live, found
+/// Locations of the virtio structures of a modern virtio PCI device, found
 /// by walking the PCI capability list (virtio 1.2 §4.1.4).
 ///
 /// ```
@@ -45,13 +45,14 @@ public struct VirtioPCICapabilities: Equatable, Sendable {
         public static let device: UInt8 = 4
     }
 
-    // PCI Local Bus 3.0 configuration header offsets used here.
+    // Offsets in the PCI configuration header (PCI Local Bus 3.0).
     static let statusOffset = 0x06
     static let statusCapabilitiesList: UInt8 = 0x10
     static let capabilitiesPointerOffset = 0x34
     static let capabilityPointerMask: UInt8 = 0xFC
     static let vendorSpecificCapabilityID: UInt8 = 0x09
-    /// Capabilities walked before the list counts as a loop (Linux's PCI_FIND_CAP_TTL is the same 48).
+    /// Capabilities walked before the list counts as a loop: the 192 bytes
+    /// above the 64-byte header fit at most 48 capabilities of 4 bytes.
     static let maxCapabilities = 48
     static let barCount = 6
 
@@ -66,8 +67,8 @@ public struct VirtioPCICapabilities: Equatable, Sendable {
     static let minimumNotifyCapLength = 20
 
     /// Parses the capability list of a 256-byte configuration space. Uses
-    /// the first capability of each type with a valid BAR, as §4.1.4 asks
-    /// of drivers. Throws when the list is malformed or a required
+    /// the first capability of each type with a valid BAR, as §4.1.4
+    /// recommends to drivers. Throws when the list is malformed or a required
     /// structure (common, notify, ISR) is missing.
     public static func parse(configSpace: [UInt8]) throws -> VirtioPCICapabilities {
         func byte(_ offset: Int) throws -> UInt8 {

@@ -8,7 +8,7 @@ import Glibc
 /// in mapped BARs, MSI-X interrupts delivered to eventfds.
 ///
 /// MSI-X vector 0 carries configuration changes and vector 1 the receive
-/// queue's used buffer notifications; the transmit queue has none
+/// queue's used buffer notifications. The transmit queue has no vector
 /// (VIRTIO_MSI_NO_VECTOR) because the driver reclaims it by polling.
 ///
 /// NOTE: compiled but untested on the host, which has no virtio PCI
@@ -54,7 +54,7 @@ public final class VirtioPCITransport: VirtioTransport {
     static let receiveVector: UInt16 = 1
     /// PCI configuration space bytes holding the capability list.
     static let configSpaceLength = 256
-    /// PCI command register and its Bus Master Enable bit (PCI Local Bus 3.0 §6.2.2).
+    /// PCI command register and its Bus Master Enable bit (PCI Local Bus 3.0).
     static let pciCommandOffset = 0x04
     static let pciCommandBusMaster: UInt16 = 0x04
     /// Bytes a notification write carries: the queue index (§4.1.5.2, no NOTIFICATION_DATA).

@@ -1,0 +1,65 @@
+import CapnetBase
+import Foundation
+import NIC
+import Testing
+
+/// Runs only inside the QEMU guest that `image/run-virtio-guest.sh` boots,
+/// where `CAPNET_VIRTIO_PCI_ADDRESS` names a virtio-net PCI device bound to
+/// vfio-pci and QEMU's user network (restricted, 192.0.2.0/24) is the peer.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["CAPNET_VIRTIO_PCI_ADDRESS"] != nil))
+struct VirtioPCIGuestTests {
+    /// The MAC the script gives QEMU (`-device virtio-net-pci,mac=...`).
+    static let expectedMAC = MACAddress(0x52, 0x54, 0x00, 0x12, 0x34, 0x56)
+    /// QEMU's user network with `net=192.0.2.0/24`: the guest's address and the gateway QEMU answers for.
+    static let guestAddress: [UInt8] = [192, 0, 2, 15]
+    static let gatewayAddress: [UInt8] = [192, 0, 2, 2]
+
+    /// An ARP request (RFC 826) for `gatewayAddress`, padded to the
+    /// 60-byte Ethernet minimum.
+    static func arpRequest(from mac: MACAddress) -> [UInt8] {
+        let macBytes = (0..<6).map { mac.octet($0) }
+        var frame: [UInt8] = Array(repeating: 0xFF, count: 6) + macBytes + [0x08, 0x06]
+        frame += [0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01]           // Ethernet, IPv4, request
+        frame += macBytes + guestAddress + Array(repeating: 0, count: 6) + gatewayAddress
+        frame += Array(repeating: 0, count: 60 - frame.count)
+        return frame
+    }
+
+    @Test func arpThroughQEMUUserNetwork() throws {
+        let address = try #require(ProcessInfo.processInfo.environment["CAPNET_VIRTIO_PCI_ADDRESS"])
+        let pool = FramePool(slotCount: 512)
+        let driver = try VirtioNetDevice(pciAddress: address, pool: pool)
+        #expect(driver.macAddress == Self.expectedMAC)
+        #expect(driver.isLinkUp)
+        #expect(driver.negotiatedFeatures.contains(.version1))
+
+        var batch = FrameBatch(capacity: 32)
+        let request = Self.arpRequest(from: driver.macAddress)
+        let slot = try #require(pool.allocate())
+        pool.buffer(slot).copyBytes(from: request)
+        batch.append(Frame(slot: slot, length: request.count))
+        let clock = MonotonicTimeSource()
+        try driver.transmit(&batch, now: clock.now())
+
+        var reply: [UInt8]?
+        let deadline = clock.now() + .seconds(10)
+        while reply == nil && clock.now() < deadline {
+            try driver.wait(until: deadline, now: clock.now())
+            _ = try driver.receive(into: &batch, now: clock.now())
+            for i in 0..<batch.count {
+                let frame = Array(pool.bytes(batch[i]))
+                // EtherType ARP, operation reply, sender protocol address the gateway.
+                if frame.count >= 42, frame[12] == 0x08, frame[13] == 0x06, frame[21] == 2,
+                   Array(frame[28..<32]) == Self.gatewayAddress {
+                    reply = frame
+                }
+            }
+            batch.releaseAll(to: pool)
+        }
+        let answer = try #require(reply)
+        // The reply is addressed to our MAC (target hardware address).
+        #expect(Array(answer[32..<38]) == (0..<6).map { driver.macAddress.octet($0) })
+        driver.close()
+        #expect(pool.freeCount == 512)
+    }
+}

@@ -3,7 +3,7 @@ extension VirtioNetDevice {
     /// `0000:00:03.0`, bound to vfio-pci) and initializes it, taking receive
     /// buffers from `pool`.
     ///
-    /// NOTE: the PCI transport is untested on the host; see `VirtioPCITransport`.
+    /// NOTE: the PCI transport runs only in the QEMU guest test; see `VirtioPCITransport`.
     public convenience init(pciAddress: String, pool: FramePool,
                             configuration: Configuration = Configuration()) throws {
         try self.init(transport: VirtioPCITransport(pciAddress: pciAddress), pool: pool, configuration: configuration)

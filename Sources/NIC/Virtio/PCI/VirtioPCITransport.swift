@@ -11,9 +11,9 @@ import Glibc
 /// queue's used buffer notifications. The transmit queue has no vector
 /// (VIRTIO_MSI_NO_VECTOR) because the driver reclaims it by polling.
 ///
-/// NOTE: compiled but untested on the host, which has no virtio PCI
-/// device. Run it in a QEMU guest with `-device intel-iommu` and the
-/// device bound to vfio-pci.
+/// NOTE: tested only in the QEMU guest of `image/run-virtio-guest.sh`,
+/// against QEMU's virtio-net-pci with the user network, which offers no
+/// checksum offload; the host tests cannot reach this code.
 public final class VirtioPCITransport: VirtioTransport {
     public let location: String
     public let dma: DMAAllocator

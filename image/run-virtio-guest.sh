@@ -57,7 +57,7 @@ for module in irqbypass vfio vfio_iommu_type1 vfio_virqfd vfio-pci-core vfio-pci
 done
 echo vfio-pci > /sys/bus/pci/devices/$pci_address/driver_override
 echo $pci_address > /sys/bus/pci/drivers_probe
-CAPNET_VIRTIO_PCI_ADDRESS=$pci_address /capnet-tests --testing-library swift-testing --filter VirtioPCIGuestTests
+CAPNET_VIRTIO_PCI_ADDRESS=$pci_address CAPNET_VIRTIO_LINK_TEST=1 /capnet-tests --testing-library swift-testing --filter VirtioPCIGuestTests
 echo "capnet guest result: \$?"
 poweroff -f
 INIT
@@ -66,12 +66,49 @@ chmod +x "$initramfs/init"
 
 # 3. Boot. The IOMMU device comes first so it covers the virtio device;
 # iommu_platform=on makes the device translate through it (VIRTIO_F_ACCESS_PLATFORM).
+console="$work/console.log"
+qmp="$work/qmp.sock"
 timeout "$guest_timeout" qemu-system-x86_64 -accel tcg -m 2048 -smp 1 -nographic -no-reboot \
     -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on \
     -kernel "$vmlinuz" -initrd "$work/initramfs.gz" \
     -append "console=ttyS0 intel_iommu=on panic=-1 quiet" \
+    -qmp "unix:$qmp,server=on,wait=off" \
     -netdev user,id=net0,net=192.0.2.0/24,restrict=on \
-    -device virtio-net-pci,netdev=net0,addr=0x3,disable-legacy=on,iommu_platform=on,mac=$guest_mac \
-    | tee "$work/console.log"
+    -device virtio-net-pci,id=nic0,netdev=net0,addr=0x3,disable-legacy=on,iommu_platform=on,mac=$guest_mac \
+    > "$console" 2>&1 &
+qemu=$!
 
-grep -q "capnet guest result: 0" "$work/console.log"
+# 4. Answer the guest's link test: set_link through QMP when it asks.
+set_link() {
+    python3 - "$qmp" "$1" <<'QMP'
+import json, socket, sys
+client = socket.socket(socket.AF_UNIX)
+client.settimeout(10)
+client.connect(sys.argv[1])
+stream = client.makefile("rw")
+stream.readline()  # greeting
+for command in ({"execute": "qmp_capabilities"},
+                {"execute": "set_link", "arguments": {"name": "nic0", "up": sys.argv[2] == "up"}}):
+    stream.write(json.dumps(command) + "\n")
+    stream.flush()
+    reply = json.loads(stream.readline())
+    if "error" in reply:
+        sys.exit(f"QMP {command['execute']} failed: {reply['error']}")
+QMP
+}
+down_sent=no
+up_sent=no
+while kill -0 "$qemu" 2>/dev/null; do
+    if [ "$down_sent" = no ] && grep -q "capnet-guest: waiting for link down" "$console"; then
+        set_link down
+        down_sent=yes
+    fi
+    if [ "$up_sent" = no ] && grep -q "capnet-guest: waiting for link up" "$console"; then
+        set_link up
+        up_sent=yes
+    fi
+    sleep 1
+done
+wait "$qemu" || true
+cat "$console"
+grep -q "capnet guest result: 0" "$console"

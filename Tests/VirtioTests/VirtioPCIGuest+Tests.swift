@@ -69,6 +69,45 @@ struct VirtioPCIGuestTests {
         #expect(pool.freeCount == 512)
     }
 
+    /// Receives (and drops) frames until `condition` holds or `timeout` passes.
+    static func poll(_ driver: VirtioNetDevice, for timeout: Nanoseconds, until condition: () -> Bool) throws {
+        let clock = MonotonicTimeSource()
+        let deadline = clock.now() + timeout
+        var batch = FrameBatch(capacity: 32)
+        while !condition() && clock.now() < deadline {
+            try driver.wait(until: clock.now() + .seconds(1), now: clock.now())
+            _ = try driver.receive(into: &batch, now: clock.now())
+            batch.releaseAll(to: driver.pool)
+        }
+    }
+
+    /// Prints a line the script on the host waits for, unbuffered.
+    static func announce(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// The host script turns the link off and on through QEMU's monitor
+    /// (`set_link`) when it reads the announcements; the driver sees both
+    /// changes through configuration change interrupts and the status field.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["CAPNET_VIRTIO_LINK_TEST"] == "1"))
+    func linkChangesFromQEMUMonitor() throws {
+        let address = try #require(ProcessInfo.processInfo.environment["CAPNET_VIRTIO_PCI_ADDRESS"])
+        let pool = FramePool(slotCount: 512)
+        let driver = try VirtioNetDevice(pciAddress: address, pool: pool)
+        #expect(driver.isLinkUp)
+
+        Self.announce("capnet-guest: waiting for link down")
+        try Self.poll(driver, for: .seconds(120)) { !driver.isLinkUp }
+        #expect(!driver.isLinkUp)
+
+        Self.announce("capnet-guest: waiting for link up")
+        try Self.poll(driver, for: .seconds(120)) { driver.isLinkUp }
+        #expect(driver.isLinkUp)
+        #expect(driver.virtioCounters.linkChanges == 2)
+        driver.close()
+        #expect(pool.freeCount == 512)
+    }
+
     @Test func arpThroughQEMUUserNetwork() throws {
         let address = try #require(ProcessInfo.processInfo.environment["CAPNET_VIRTIO_PCI_ADDRESS"])
         let pool = FramePool(slotCount: 512)

@@ -78,7 +78,7 @@ timeout "$guest_timeout" qemu-system-x86_64 -accel tcg -m 2048 -smp 1 -nographic
     > "$console" 2>&1 &
 qemu=$!
 
-# 4. Answer the guest's link test: set_link through QMP when it asks.
+# 4. Drive the guest's link test: send set_link through QMP when the guest announces it waits.
 set_link() {
     python3 - "$qmp" "$1" <<'QMP'
 import json, socket, sys

@@ -11,11 +11,11 @@ import Testing
 struct VirtioPCIGuestTests {
     /// The MAC the script gives QEMU (`-device virtio-net-pci,mac=...`).
     static let expectedMAC = MACAddress(0x52, 0x54, 0x00, 0x12, 0x34, 0x56)
-    /// QEMU's user network with `net=192.0.2.0/24`: the guest's address and the gateway QEMU answers for.
+    /// QEMU's user network with `net=192.0.2.0/24`: the guest's address and the gateway address QEMU replies for.
     static let guestAddress: [UInt8] = [192, 0, 2, 15]
     static let gatewayAddress: [UInt8] = [192, 0, 2, 2]
 
-    /// An ARP request (RFC 826) for `gatewayAddress`, padded to the
+    /// Builds an ARP request (RFC 826) for `gatewayAddress`, padded to the
     /// 60-byte Ethernet minimum.
     static func arpRequest(from mac: MACAddress) -> [UInt8] {
         let macBytes = (0..<6).map { mac.octet($0) }
@@ -26,7 +26,7 @@ struct VirtioPCIGuestTests {
         return frame
     }
 
-    /// Whether `frame` is an ARP reply (operation 2) from `gatewayAddress`.
+    /// Returns whether `frame` is an ARP reply (operation 2) from `gatewayAddress`.
     static func isGatewayReply(_ frame: [UInt8]) -> Bool {
         frame.count >= 42 && frame[12] == 0x08 && frame[13] == 0x06 && frame[21] == 2
             && Array(frame[28..<32]) == gatewayAddress
@@ -69,7 +69,7 @@ struct VirtioPCIGuestTests {
         #expect(pool.freeCount == 512)
     }
 
-    /// Receives (and drops) frames until `condition` holds or `timeout` passes.
+    /// Receives (and drops) frames until `condition` is true or `timeout` passes.
     static func poll(_ driver: VirtioNetDevice, for timeout: Nanoseconds, until condition: () -> Bool) throws {
         let clock = MonotonicTimeSource()
         let deadline = clock.now() + timeout
@@ -87,7 +87,7 @@ struct VirtioPCIGuestTests {
     }
 
     /// The host script turns the link off and on through QEMU's monitor
-    /// (`set_link`) when it reads the announcements; the driver sees both
+    /// (`set_link`) when it reads the announcements; the driver must detect both
     /// changes through configuration change interrupts and the status field.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["CAPNET_VIRTIO_LINK_TEST"] == "1"))
     func linkChangesFromQEMUMonitor() throws {

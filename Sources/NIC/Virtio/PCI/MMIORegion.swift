@@ -47,7 +47,7 @@ public struct MMIORegion: @unchecked Sendable {
         write32(offset + 4, UInt32(truncatingIfNeeded: value >> 32))
     }
 
-    /// The sub-window of `count` bytes at `offset`, or nil when it does not fit.
+    /// Returns the sub-window of `count` bytes at `offset`, or nil when it does not fit.
     public func slice(offset: Int, count: Int) -> MMIORegion? {
         guard offset >= 0, count >= 0, offset <= byteCount - count else { return nil }
         return MMIORegion(base: base + offset, byteCount: count)

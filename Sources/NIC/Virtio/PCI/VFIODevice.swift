@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// ioctl numbers and flags from <linux/vfio.h>, checked against the Debian
-/// 12 kernel headers (linux-libc-dev 6.1): `_IO(';', 100 + n)`.
+/// 12 kernel headers (linux-libc-dev 6.1.187): `_IO(';', 100 + n)`.
 enum VFIO {
     static let apiVersion: Int32 = 0
     static let getAPIVersion: UInt = 0x3B64
@@ -39,9 +39,9 @@ enum VFIO {
 /// A PCI device opened through VFIO: its container (one IOMMU domain),
 /// group and device file descriptors, its configuration space and BARs.
 ///
-/// Setup follows the kernel's VFIO documentation (driver-api/vfio.rst):
-/// container, API version and type1 IOMMU check, the device's IOMMU
-/// group, group viability, group into container, IOMMU type, device fd.
+/// Setup order: container, API version and type1 IOMMU check, the
+/// device's IOMMU group, group viability, group into container, IOMMU
+/// type, device fd.
 ///
 /// NOTE: tested only in the QEMU guest of `image/run-virtio-guest.sh`
 /// (q35, emulated Intel IOMMU, Debian 6.1 kernel); no host test reaches it.
@@ -108,7 +108,7 @@ final class VFIODevice {
         close(containerFD)
     }
 
-    /// The group number from the `/sys/bus/pci/devices/ADDRESS/iommu_group` link.
+    /// Reads the group number from the `/sys/bus/pci/devices/ADDRESS/iommu_group` link.
     static func iommuGroup(of pciAddress: String) throws -> String {
         let link = "/sys/bus/pci/devices/\(pciAddress)/iommu_group"
         var target = [CChar](repeating: 0, count: Int(PATH_MAX))

@@ -12,8 +12,8 @@ import Glibc
 /// (VIRTIO_MSI_NO_VECTOR) because the driver reclaims it by polling.
 ///
 /// NOTE: tested only in the QEMU guest of `image/run-virtio-guest.sh`,
-/// against QEMU's virtio-net-pci with the user network, which offers no
-/// checksum offload; the host tests cannot reach this code.
+/// because the host tests cannot reach this code. QEMU's user network
+/// there offers no checksum offload, so that path runs only in the simulator.
 public final class VirtioPCITransport: VirtioTransport {
     public let location: String
     public let dma: DMAAllocator

@@ -59,6 +59,19 @@ import Testing
         #expect(error.code == .invalidConfiguration)
     }
 
+    @Test func deviceNeedsResetStopsDriver() throws {
+        let fixture = try NetFixture()
+        fixture.sim.signalNeedsReset()
+        let error = try #require(throws: VirtioError.self) { _ = try fixture.receiveAll() }
+        #expect(error.code == .deviceFailed)
+        // Every later call fails the same way; transmit still releases its frames.
+        let before = fixture.pool.freeCount
+        #expect(throws: VirtioError.self) { try fixture.send([testFrame(sequence: 1, length: 60)]) }
+        #expect(fixture.pool.freeCount == before)
+        fixture.driver.close()
+        #expect(fixture.pool.freeCount == NetFixture.slotCount)
+    }
+
     @Test func usesFallbackMACWithoutMACFeature() throws {
         var options = SimulatedVirtioNetDevice.Options()
         options.offeredFeatures.remove(.netMAC)

@@ -156,9 +156,17 @@ extension VirtioNetDevice {
     }
 
     /// Re-reads the link status after a configuration change notification
-    /// (§5.1.4, §2.5).
+    /// (§5.1.4, §2.5). A device that set DEVICE_NEEDS_RESET also sends
+    /// one (§2.1.2); the driver then stops, because recovering needs a reset
+    /// and a new `VirtioNetDevice`.
     func applyConfigurationChange() throws {
         guard transport.takeConfigurationChange() else { return }
+        let status = transport.readStatus()
+        if status.contains(.deviceNeedsReset) {
+            recordFailure(VirtioError(.deviceFailed,
+                                      "virtio-net at \(transport.location): device set DEVICE_NEEDS_RESET (status \(status)); close and re-create the device"))
+            throw failure!   // Safe: recordFailure always leaves `failure` set.
+        }
         let linkUp = try Self.readLinkStatus(transport, features: negotiatedFeatures)
         guard linkUp != isLinkUp else { return }
         isLinkUp = linkUp

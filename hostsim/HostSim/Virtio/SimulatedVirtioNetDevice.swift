@@ -228,6 +228,18 @@ public final class SimulatedVirtioNetDevice: VirtioTransport {
         }
     }
 
+    /// Sets DEVICE_NEEDS_RESET and sends a configuration change
+    /// notification, as a device that hit an unrecoverable error does (§2.1.2).
+    public func signalNeedsReset() {
+        lock.withLock {
+            status.insert(.deviceNeedsReset)
+            configChangePending = true
+            stats.configNotifications += 1
+            wakePending = true
+            lock.broadcast()
+        }
+    }
+
     func resetLocked() {
         status = []
         acceptedFeatures = []

@@ -9,8 +9,8 @@
 # (`swift build --build-tests`), and the Debian cloud kernel package, which
 # the script downloads with `apt-get download`. KVM does not work on the
 # build machines, so QEMU runs with TCG. Exit status 0 when the guest
-# tests pass. Everything it creates lives in a temporary directory that is
-# removed on exit.
+# tests pass. Everything it creates lives in a temporary directory, and
+# both that directory and QEMU are removed on exit, also on failure.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,12 +22,25 @@ guest_timeout=900
 
 [ -x "$tests" ] || { echo "missing $tests; run 'swift build --build-tests' first" >&2; exit 2; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
+qemu=
+cleanup() {
+    if [ -n "$qemu" ]; then kill "$qemu" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-# 1. The kernel: the package the cloud meta-package currently depends on.
-kernel_package=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
-(cd "$work" && apt-get download "$kernel_package" >/dev/null 2>&1)
-dpkg-deb -x "$work"/"$kernel_package"_*.deb "$work/kernel"
+# 1. The kernel: CAPNET_KERNEL_DEB if set (a downloaded linux-image-*-cloud-amd64
+# package, to avoid fetching it on every run), else the package the cloud
+# meta-package currently depends on.
+if [ -n "${CAPNET_KERNEL_DEB:-}" ]; then
+    kernel_deb=$CAPNET_KERNEL_DEB
+else
+    kernel_package=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
+    (cd "$work" && apt-get download "$kernel_package" >/dev/null 2>&1)
+    kernel_deb=$(ls "$work"/"$kernel_package"_*.deb)
+fi
+dpkg-deb -x "$kernel_deb" "$work/kernel"
 vmlinuz=$(ls "$work"/kernel/boot/vmlinuz-*)
 modules=$(ls -d "$work"/kernel/lib/modules/*/kernel)
 
@@ -110,5 +123,6 @@ while kill -0 "$qemu" 2>/dev/null; do
     sleep 1
 done
 wait "$qemu" || true
+qemu=
 cat "$console"
 grep -q "capnet guest result: 0" "$console"

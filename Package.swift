@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "HostSimTests", dependencies: ["HostSim", "NetStack", "NIC"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CapnetBase"]),
         .testTarget(name: "WebUITests", dependencies: ["WebUI", "CapnetBase"]),
+        .testTarget(name: "VirtioTests", dependencies: ["NIC", "HostSim", "CapnetBase"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -19,7 +19,7 @@ struct ServeRunner {
         do {
             device = try openDevice()
         } catch {
-            log.error("cannot open device: \(error)", "tap=\(configuration.tapName)")
+            log.error("cannot open device: \(error)", "device=\(configuration.device)")
             return 1
         }
 
@@ -61,11 +61,24 @@ struct ServeRunner {
         return 0
     }
 
-    /// Opens the tap and wraps it: the capture innermost, so it records the
+    /// Frame slots for a virtio-net device: the default 256-entry queues post
+    /// 128 receive buffers, and the rest are for transmit and the stack.
+    static let virtioPoolSlots = 1024
+
+    /// Opens the device and wraps it: the capture innermost, so it records the
     /// frames that crossed the wire, and the fault injector outside it.
     private func openDevice() throws -> FrameDevice {
-        var device: FrameDevice = try TapDevice(name: configuration.tapName, mtu: configuration.mtu,
-                                                macAddress: configuration.macAddress)
+        var device: FrameDevice
+        switch configuration.device {
+        case .tap(let name):
+            device = try TapDevice(name: name, mtu: configuration.mtu, macAddress: configuration.macAddress)
+        case .virtio(let pciAddress):
+            // The pool must hold the receive ring's buffers plus transmit room.
+            let pool = FramePool(slotCount: Self.virtioPoolSlots)
+            var virtioConfiguration = VirtioNetDevice.Configuration(fallbackMACAddress: configuration.macAddress)
+            if let mtu = configuration.mtu { virtioConfiguration.mtu = mtu }
+            device = try VirtioNetDevice(pciAddress: pciAddress, pool: pool, configuration: virtioConfiguration)
+        }
         if let path = configuration.capturePath {
             do {
                 device = try CaptureDevice(wrapping: device, path: path)

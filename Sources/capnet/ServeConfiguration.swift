@@ -4,7 +4,13 @@ import NetStack
 
 /// Everything `capnet serve` was asked to do, validated.
 struct ServeConfiguration {
-    var tapName: String
+    /// The frame device to run on: exactly one of `--tap` and `--virtio`.
+    enum DeviceChoice {
+        case tap(name: String)
+        case virtio(pciAddress: String)
+    }
+
+    var device: DeviceChoice
     var address: IPv4Network
     var gateway: IPv4Address?
     var macAddress: MACAddress?
@@ -22,6 +28,9 @@ struct ServeConfiguration {
         OptionSpec(name: "tap", kind: .value(placeholder: "NAME"),
                    help: "Tap device to run on, such as tap0. It must exist in capnet's network namespace "
                        + "(create it with 'ip tuntap add dev NAME mode tap'). Required."),
+        OptionSpec(name: "virtio", kind: .value(placeholder: "PCI_ADDRESS"),
+                   help: "Run on a virtio-net PCI device bound to vfio-pci, such as 0000:00:03.0, in place "
+                       + "of a tap (needs root and an IOMMU). Used inside the QEMU image."),
         OptionSpec(name: "address", kind: .value(placeholder: "CIDR"),
                    help: "The stack's IPv4 address and prefix length, such as 192.0.2.2/24. Required."),
         OptionSpec(name: "gateway", kind: .value(placeholder: "IP"),
@@ -37,8 +46,10 @@ struct ServeConfiguration {
                    help: "Write every received and sent frame to FILE: pcapng (with direction) when the name "
                        + "ends in .pcapng, else pcap with nanosecond timestamps. Flushed after every batch."),
         OptionSpec(name: "impair", kind: .value(placeholder: "SPEC"),
-                   help: "Inject faults in both directions, as loss=P,dup=P,reorder=P,delay=MS,seed=N "
-                       + "(probabilities 0 to 1, delay in milliseconds; any subset). Default: none."),
+                   help: "Inject seeded faults into the frames the stack sends, as "
+                       + "loss=P,dup=P,reorder=P,delay=MS,seed=N (probabilities 0 to 1 or percentages, delay in "
+                       + "milliseconds; any subset). Prefix a key with rx. to impair received frames instead, as in "
+                       + "rx.loss=0.1. Default: none."),
         OptionSpec(name: "udp-echo-port", kind: .value(placeholder: "PORT"),
                    help: "Run a UDP echo service (RFC 862) on PORT. Default: off."),
         OptionSpec(name: "log-level", kind: .value(placeholder: "LEVEL"),
@@ -48,9 +59,9 @@ struct ServeConfiguration {
     ]
 
     static let usage = """
-        Usage: capnet serve --tap NAME --address CIDR [options]
+        Usage: capnet serve (--tap NAME | --virtio PCI_ADDRESS) --address CIDR [options]
 
-        Runs the userspace network stack on a tap device until SIGINT or SIGTERM,
+        Runs the userspace network stack on a device until SIGINT or SIGTERM,
         then flushes the capture and exits.
 
         Options:
@@ -59,10 +70,20 @@ struct ServeConfiguration {
     init(parsing arguments: [String]) throws {
         let options = try OptionParser.parse(arguments, specs: Self.specs, command: "serve")
 
-        guard let tap = options.value("tap") else {
-            throw UsageError("missing --tap NAME: the tap device to run on (see 'capnet serve --help')")
+        switch (options.value("tap"), options.value("virtio")) {
+        case (let tap?, nil):
+            device = .tap(name: tap)
+        case (nil, let pciAddress?):
+            guard Self.isPCIAddress(pciAddress) else {
+                throw UsageError("invalid --virtio '\(pciAddress)': expected a PCI address such as 0000:00:03.0 "
+                    + "(see 'lspci -D')")
+            }
+            device = .virtio(pciAddress: pciAddress)
+        case (.some, .some):
+            throw UsageError("--tap and --virtio both given: choose one device")
+        case (nil, nil):
+            throw UsageError("missing device: give --tap NAME or --virtio PCI_ADDRESS (see 'capnet serve --help')")
         }
-        tapName = tap
 
         guard let addressText = options.value("address") else {
             throw UsageError("missing --address CIDR, such as --address 192.0.2.2/24")
@@ -122,6 +143,15 @@ struct ServeConfiguration {
         } else {
             logLevel = .info
         }
+    }
+
+    /// Accepts the sysfs form `DDDD:BB:DD.F` in hexadecimal, as `lspci -D` prints it.
+    static func isPCIAddress(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2 else { return false }
+        let slot = parts[2].split(separator: ".", omittingEmptySubsequences: false)
+        guard slot.count == 2, slot[0].count == 2, slot[1].count == 1 else { return false }
+        return [parts[0], parts[1], slot[0], slot[1]].allSatisfy { UInt32($0, radix: 16) != nil }
     }
 
     static func parsePort(_ text: String, option: String) throws -> UInt16 {

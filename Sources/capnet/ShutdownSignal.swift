@@ -23,6 +23,14 @@ enum ShutdownSignal {
             action.sa_flags = 0
             sigaction(signalNumber, &action, nil)
         }
+        // A parent may have started us with these signals blocked (a blocked
+        // mask survives exec), which would make SIGTERM wait forever.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        sigaddset(&unblocked, SIGINT)
+        sigaddset(&unblocked, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+
         // A closed peer socket must not kill the process.
         signal(SIGPIPE, SIG_IGN)
     }

@@ -62,6 +62,8 @@ public final class ACMECertificateManager {
     @discardableResult
     public func run() async -> ACMECertificateStatus {
         status.issuedInLastRun = false
+        // Runs are a day apart at most, so each starts from a fresh directory.
+        client.forgetDirectory()
         do {
             try await ensureAccount()
             do {

@@ -49,6 +49,12 @@ public final class ACMEClient {
         return loaded
     }
 
+    /// Drops the cached directory, so the next request fetches it again and
+    /// sees endpoints the CA added since (such as `renewalInfo`).
+    public func forgetDirectory() {
+        directory = nil
+    }
+
     /// Takes the stored nonce, or fetches one with HEAD newNonce (RFC 8555 §7.2).
     func takeNonce() async throws -> String {
         if let stored = nonce {

@@ -172,4 +172,30 @@ static inline STACK_OF(X509) *capnet_x509_stack_new(void) { return sk_X509_new_n
 static inline void capnet_x509_stack_push(STACK_OF(X509) *stack, X509 *cert) { sk_X509_push(stack, cert); }
 static inline void capnet_x509_stack_free(STACK_OF(X509) *stack) { sk_X509_pop_free(stack, X509_free); }
 
+/// Writes `pkey`'s private key as PKCS#8 PEM into a new memory BIO; NULL on failure.
+static inline BIO *capnet_private_key_pem(EVP_PKEY *pkey) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL) return NULL;
+    if (PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) != 1) {
+        BIO_free(bio);
+        return NULL;
+    }
+    return bio;
+}
+
+/// The bytes held by a memory BIO (valid until the BIO changes or is freed).
+static inline long capnet_bio_contents(BIO *bio, const char **data) {
+    return BIO_get_mem_data(bio, (char **)data);
+}
+
+/// Parses a PEM private key (PKCS#8 or a traditional format); NULL on failure.
+static inline EVP_PKEY *capnet_read_private_key_pem(const char *pem, int pem_len) {
+    BIO *bio = BIO_new_mem_buf(pem, pem_len);
+    if (bio == NULL) return NULL;
+    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    ERR_clear_error();
+    return pkey;
+}
+
 #endif

@@ -1,0 +1,269 @@
+import CapnetBase
+import CLibCrypto
+
+/// One TLS 1.3 server connection, sans-IO: bytes from the peer go in through
+/// `receive`, bytes for the peer come out through `takeOutput`, and the
+/// owner moves them over whatever transport it has.
+///
+/// Memory per connection is bounded by: one partial record in the record
+/// layer (at most 2^14 + 256 + 5 bytes, plus what one `receive` call passes
+/// in), the handshake buffer (`HandshakeReassembler.maxMessageLength` plus one
+/// record), and the output buffer, which holds what the owner has not taken
+/// yet (the server's first flight is about the size of its certificate chain
+/// plus 1 KiB). Received application data is handed out in events, not kept.
+public final class TLSServerConnection {
+    static let log = Logger(.tls)
+
+    let configuration: TLSServerConfiguration
+    var records = RecordLayer()
+    var handshakeBuffer = HandshakeReassembler()
+    var output: [UInt8] = []
+    var events: [TLSEvent] = []
+    var state: ServerState = .expectClientHello
+    var sentCloseNotify = false
+    var receivedCloseNotify = false
+
+    /// What the handshake agreed on, once it completes.
+    public private(set) var negotiated: NegotiatedParameters?
+
+    public init(configuration: TLSServerConfiguration) {
+        self.configuration = configuration
+        records.padding = configuration.recordPadding
+    }
+
+    /// Whether the handshake completed and the connection has not failed.
+    public var isEstablished: Bool {
+        if case .connected = state { return true }
+        return false
+    }
+
+    public var hasFailed: Bool {
+        if case .failed = state { return true }
+        return false
+    }
+
+    /// Whether there are bytes to send.
+    public var hasOutput: Bool { !output.isEmpty }
+
+    /// Returns and clears the bytes to send to the peer.
+    public func takeOutput() -> [UInt8] {
+        defer { output.removeAll(keepingCapacity: true) }
+        return output
+    }
+
+    /// Feeds bytes received from the peer and returns what happened.
+    ///
+    /// After a `.failed` event the connection takes no more input; the alert
+    /// it queued is in `takeOutput()`.
+    public func receive(_ bytes: [UInt8]) -> [TLSEvent] {
+        if case .failed = state { return [] }
+        guard !receivedCloseNotify else { return [] }
+        records.append(bytes)
+        do {
+            while !receivedCloseNotify, let record = try records.nextRecord() {
+                try handle(record)
+                if case .failed = state { break }
+            }
+        } catch let error as TLSError {
+            fail(error)
+        } catch {
+            fail(TLSError(.internalError, "\(error)"))
+        }
+        defer { events.removeAll() }
+        return events
+    }
+
+    /// Sends application data; only after the handshake completed.
+    public func send(_ applicationData: [UInt8]) throws {
+        guard case .connected = state, !sentCloseNotify else {
+            throw TLSError(.closed, "cannot send application data: connection not established or closed")
+        }
+        try records.write(.applicationData, applicationData, to: &output)
+    }
+
+    /// Rotates the sending keys with a KeyUpdate (RFC 8446 §4.6.3), asking the
+    /// peer to rotate its own when `requestPeerUpdate` is true.
+    public func updateKeys(requestPeerUpdate: Bool) throws {
+        guard case .connected(var established) = state, !sentCloseNotify else {
+            throw TLSError(.closed, "cannot update keys: connection not established or closed")
+        }
+        try sendKeyUpdate(&established, request: requestPeerUpdate ? .updateRequested : .updateNotRequested)
+        state = .connected(established)
+    }
+
+    /// Sends close_notify (RFC 8446 §6.1); no application data is sent after it.
+    public func close() {
+        guard !sentCloseNotify else { return }
+        if case .failed = state { return }
+        sentCloseNotify = true
+        try? records.write(.alert, [AlertLevel.warning.rawValue, AlertDescription.closeNotify.rawValue], to: &output)
+    }
+
+    // MARK: Records
+
+    private func handle(_ record: RecordLayer.Record) throws {
+        // RFC 8446 §5.1: handshake messages must not be interleaved with other record types.
+        if record.contentType != .handshake && !handshakeBuffer.isEmpty {
+            throw TLSError(.unexpectedMessage, "\(record.contentType) record inside a fragmented handshake message")
+        }
+        switch record.contentType {
+        case .alert:
+            try handleAlert(record.content)
+        case .applicationData:
+            guard case .connected = state else {
+                throw TLSError(.unexpectedMessage, "application_data before the client Finished")
+            }
+            events.append(.applicationData(record.content))
+        case .handshake:
+            handshakeBuffer.append(record.content)
+            while let message = try handshakeBuffer.nextMessage() {
+                // RFC 8446 §5.1: messages that precede a key change must end their record.
+                if Self.mustEndRecord(message.type) && !handshakeBuffer.isEmpty {
+                    throw TLSError(.unexpectedMessage, "\(message.type) not aligned with a record boundary")
+                }
+                try handleHandshake(message, wasProtected: record.wasProtected)
+                if case .failed = state { return }
+            }
+        default:
+            throw TLSError(.unexpectedMessage, "\(record.contentType) record")
+        }
+    }
+
+    private static func mustEndRecord(_ type: HandshakeType) -> Bool {
+        type == .clientHello || type == .finished || type == .keyUpdate || type == .endOfEarlyData
+    }
+
+    private func handleAlert(_ content: [UInt8]) throws {
+        // RFC 8446 §5.1: an alert record carries exactly one two-byte alert.
+        guard content.count == 2 else {
+            throw TLSError(.lengthOutOfRange, "alert record of \(content.count) bytes")
+        }
+        let description = AlertDescription(rawValue: content[1])
+        switch description {
+        case .closeNotify:
+            receivedCloseNotify = true
+            events.append(.closeNotifyReceived)
+        case .userCanceled:
+            // RFC 8446 §6.1: user_canceled is followed by close_notify; nothing to do yet.
+            break
+        default:
+            throw TLSError(.peerAlert(description), "peer sent alert \(description)")
+        }
+    }
+
+    private func handleHandshake(_ message: HandshakeReassembler.Message, wasProtected: Bool) throws {
+        switch state {
+        case .expectClientHello:
+            guard message.type == .clientHello else {
+                throw TLSError(.unexpectedMessage, "\(message.type) before ClientHello")
+            }
+            try processClientHello(message, retry: nil)
+        case .expectRetriedClientHello(let retry):
+            guard message.type == .clientHello else {
+                throw TLSError(.unexpectedMessage, "\(message.type) after HelloRetryRequest")
+            }
+            try processClientHello(message, retry: retry)
+        case .expectFinished(let awaiting):
+            guard message.type == .finished else {
+                throw TLSError(.unexpectedMessage, "\(message.type) while expecting the client Finished")
+            }
+            try processFinished(message, awaiting: awaiting)
+        case .connected(var established):
+            guard message.type == .keyUpdate else {
+                throw TLSError(.unexpectedMessage, "post-handshake \(message.type) from the client")
+            }
+            try processKeyUpdate(message, established: &established)
+            state = .connected(established)
+        case .failed:
+            return
+        }
+    }
+
+    // MARK: Post-handshake
+
+    private func processKeyUpdate(_ message: HandshakeReassembler.Message, established: inout Established) throws {
+        let update = try KeyUpdate(body: message.body)
+        established.clientTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.clientTrafficSecret)
+        records.readProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
+                                                      secret: established.clientTrafficSecret, sealing: false)
+        // RFC 8446 §4.6.3: answer a request with our own update, unless we closed.
+        if update.requestUpdate == .updateRequested && !sentCloseNotify {
+            try sendKeyUpdate(&established, request: .updateNotRequested)
+        }
+        Self.log.debug("client updated its traffic keys", "update_requested=\(update.requestUpdate == .updateRequested)")
+        events.append(.keyUpdateReceived(updateRequested: update.requestUpdate == .updateRequested))
+    }
+
+    private func sendKeyUpdate(_ established: inout Established, request: KeyUpdateRequest) throws {
+        let message = HandshakeHeader.encode(.keyUpdate, body: KeyUpdate(requestUpdate: request).encodeBody())
+        try records.write(.handshake, message, to: &output)
+        established.serverTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.serverTrafficSecret)
+        records.writeProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
+                                                       secret: established.serverTrafficSecret, sealing: true)
+    }
+
+    // MARK: Failure
+
+    func fail(_ error: TLSError) {
+        if case .failed = state { return }
+        state = .failed
+        if let alert = error.alert, !sentCloseNotify {
+            try? records.write(.alert, [AlertLevel.fatal.rawValue, alert.rawValue], to: &output)
+        }
+        Self.log.info("TLS connection failed: \(error.reason)", "alert=\(error.alert.map { "\($0)" } ?? "none")")
+        events.append(.failed(error))
+    }
+
+    func complete(_ parameters: NegotiatedParameters) {
+        negotiated = parameters
+        events.append(.handshakeCompleted(parameters))
+    }
+
+    func logSecret(_ label: String, clientRandom: [UInt8], secret: [UInt8]) {
+        configuration.keyLog?.record(label: label, clientRandom: clientRandom, secret: secret)
+    }
+}
+
+/// Where the server is in the handshake (RFC 8446 §A.2); each case keeps what the next step needs.
+enum ServerState {
+    case expectClientHello
+    case expectRetriedClientHello(RetryContext)
+    case expectFinished(AwaitingFinished)
+    case connected(Established)
+    case failed
+}
+
+/// After a HelloRetryRequest: the choices the second ClientHello must agree with.
+struct RetryContext {
+    var transcript: TranscriptHash
+    var cipherSuite: CipherSuite
+    var group: NamedGroup
+    var sentCompatibilityCCS: Bool
+}
+
+/// After the server's flight: what verifying the client Finished needs.
+struct AwaitingFinished {
+    var schedule: KeySchedule
+    var aead: AEADAlgorithm
+    var transcript: TranscriptHash
+    var clientHandshakeTrafficSecret: [UInt8]
+    var clientApplicationTrafficSecret: [UInt8]
+    var serverApplicationTrafficSecret: [UInt8]
+    var masterSecret: [UInt8]
+    var parameters: NegotiatedParameters
+}
+
+/// After the handshake: the current application traffic secrets.
+struct Established {
+    var schedule: KeySchedule
+    var aead: AEADAlgorithm
+    var clientTrafficSecret: [UInt8]
+    var serverTrafficSecret: [UInt8]
+    var resumptionMasterSecret: [UInt8]
+}
+
+/// Compares two secrets in constant time.
+func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    return CRYPTO_memcmp(a, b, a.count) == 0
+}

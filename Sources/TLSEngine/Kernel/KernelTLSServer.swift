@@ -189,6 +189,11 @@ public final class KernelTLSServer: @unchecked Sendable {
                 try? client.tls.updateKeys(requestPeerUpdate: true)
             }
             try? client.tls.send(handler(head, parameters))
+            if String(decoding: head, as: UTF8.self).lowercased().contains("\r\nconnection: close\r\n") {
+                client.tls.close()
+                client.closeAfterFlush = true
+                return
+            }
         }
         if client.request.count > Self.maxRequestHeadLength {
             client.tls.close()
@@ -198,7 +203,10 @@ public final class KernelTLSServer: @unchecked Sendable {
 
     private func flush(_ client: Client) {
         while !client.pending.isEmpty {
-            let written = client.pending.withUnsafeBytes { Glibc.write(client.fd, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a peer that went away gives EPIPE, not a process-killing SIGPIPE.
+            let written = client.pending.withUnsafeBytes {
+                Glibc.send(client.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if written < 0 {
                 if errno == EAGAIN || errno == EINTR { return }
                 client.pending.removeAll()

@@ -172,3 +172,27 @@ struct InteropOpenSSLTests {
         #expect(serverUpdates == 2, "\(client.output)")
     }
 }
+
+/// A misbehaving peer on one connection must not disturb the others.
+@Suite("Kernel server isolation", .serialized)
+struct KernelServerIsolationTests {
+    @Test func garbageConnectionDoesNotStopServer() throws {
+        let fixtures = try CertificateFixtures()
+        let server = try InteropOpenSSLTests.server(fixtures, .ecdsaP256)
+        defer { server.stop() }
+
+        // A plaintext HTTP request is an unknown record type to a TLS server.
+        let script = """
+            import socket
+            s = socket.create_connection(("127.0.0.1", \(server.port)), timeout=10)
+            s.sendall(b"GET / HTTP/1.1\\r\\n\\r\\n")
+            print("reply", s.recv(100).hex())
+            """
+        let garbage = try PeerProcess.run("/usr/bin/env", ["python3", "-c", script])
+        // An unprotected fatal alert record: unexpected_message (10).
+        #expect(garbage.output.contains("reply 15030300020" + "20a"), "\(garbage.output)")
+
+        let good = try InteropOpenSSLTests.sClient(port: server.port, [])
+        #expect(good.output.contains("hello from capnet"), "\(good.output)")
+    }
+}

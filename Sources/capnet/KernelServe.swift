@@ -9,6 +9,7 @@ let kernelServeUsage = """
     usage: capnet serve --kernel-listen ADDRESS:PORT --cert FILE --key FILE [options]
 
     Serves a minimal HTTP/1.1 response over capnet's TLS 1.3 engine on a kernel TCP socket.
+    Session tickets (psk_dhe_ke resumption) are on, with keys kept in memory only.
 
       --kernel-listen ADDRESS:PORT  IPv4 address and TCP port to listen on (port 0 picks a free one)
       --cert FILE                   PEM certificate chain, leaf first
@@ -123,6 +124,7 @@ func runKernelServe(arguments: [String]) -> Int32 {
         var configuration = TLSServerConfiguration(
             certificates: CertificateSource(.init(defaultCertificate: defaultCertificate, byName: byName)))
         configuration.applicationProtocols = alpn
+        configuration.sessionTickets = SessionTicketKeys(clock: MonotonicTimeSource())
         if let groups { configuration.groups = groups }
         if let suites { configuration.cipherSuites = suites }
         if let keyLogPath { configuration.keyLog = try KeyLogFile(path: keyLogPath) }

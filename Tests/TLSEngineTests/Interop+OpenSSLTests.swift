@@ -1,3 +1,4 @@
+import CapnetBase
 import Foundation
 import Testing
 @testable import TLSEngine
@@ -117,6 +118,66 @@ struct InteropOpenSSLTests {
         source.replace(with: .init(defaultCertificate: second))
         let after = try Self.sClient(port: server.port, [])
         #expect(after.output.contains("CN = second.test"), "\(after.output)")
+    }
+
+    @Test(arguments: [CipherSuite.tlsAES128GCMSHA256, .tlsAES256GCMSHA384])
+    func sessionTicketResumption(suite: CipherSuite) throws {
+        let fixtures = try CertificateFixtures()
+        let server = try Self.server(fixtures, .ecdsaP256) {
+            $0.sessionTickets = SessionTicketKeys(clock: MonotonicTimeSource())
+        }
+        defer { server.stop() }
+        let session = fixtures.directory + "/session.pem"
+        let first = try Self.sClient(port: server.port, ["-ciphersuites", "\(suite)", "-sess_out", session])
+        #expect(first.output.contains("resumed=false"), "\(first.output)")
+        #expect(FileManager.default.fileExists(atPath: session))
+
+        let second = try Self.sClient(port: server.port, ["-ciphersuites", "\(suite)", "-sess_in", session])
+        #expect(second.output.contains("Reused, TLSv1.3"), "\(second.output)")
+        #expect(second.output.contains("resumed=true"), "\(second.output)")
+    }
+
+    @Test func ticketFromRotatedOutKeyIsNotResumed() throws {
+        let fixtures = try CertificateFixtures()
+        let keys = SessionTicketKeys(clock: MonotonicTimeSource())
+        let server = try Self.server(fixtures, .ecdsaP256) { $0.sessionTickets = keys }
+        defer { server.stop() }
+        let session = fixtures.directory + "/session.pem"
+        _ = try Self.sClient(port: server.port, ["-sess_out", session])
+        keys.rotate()
+        keys.rotate()
+        let second = try Self.sClient(port: server.port, ["-sess_in", session])
+        #expect(second.output.contains("New, TLSv1.3"), "\(second.output)")
+        #expect(second.output.contains("resumed=false"), "\(second.output)")
+    }
+
+    @Test func expiredTicketIsNotResumed() throws {
+        let fixtures = try CertificateFixtures()
+        let clock = VirtualTimeSource()
+        let keys = SessionTicketKeys(clock: clock, ticketLifetimeSeconds: 60, rotationInterval: .seconds(3600))
+        let server = try Self.server(fixtures, .ecdsaP256) { $0.sessionTickets = keys }
+        defer { server.stop() }
+        let session = fixtures.directory + "/session.pem"
+        _ = try Self.sClient(port: server.port, ["-sess_out", session])
+        clock.advance(by: .seconds(59))
+        let fresh = try Self.sClient(port: server.port, ["-sess_in", session])
+        #expect(fresh.output.contains("Reused, TLSv1.3"), "\(fresh.output)")
+        clock.advance(by: .seconds(2))
+        let expired = try Self.sClient(port: server.port, ["-sess_in", session])
+        #expect(expired.output.contains("New, TLSv1.3"), "\(expired.output)")
+    }
+
+    @Test func resumptionAfterHelloRetryRequest() throws {
+        let fixtures = try CertificateFixtures()
+        let server = try Self.server(fixtures, .ecdsaP256) {
+            $0.sessionTickets = SessionTicketKeys(clock: MonotonicTimeSource())
+        }
+        defer { server.stop() }
+        let session = fixtures.directory + "/session.pem"
+        _ = try Self.sClient(port: server.port, ["-sess_out", session])
+        let second = try Self.sClient(port: server.port, ["-sess_in", session, "-groups", "secp384r1:x25519"])
+        #expect(second.output.contains("Reused, TLSv1.3"), "\(second.output)")
+        #expect(second.output.contains("hrr=true resumed=true"), "\(second.output)")
     }
 
     @Test func tls12OnlyClientGetsProtocolVersion() throws {

@@ -14,16 +14,21 @@ extension TLSServerConnection {
         var applicationProtocol: String?
         var clientRecordSizeLimit: Int?
         var offersEarlyData: Bool
+        /// Whether the client offers psk_dhe_ke (RFC 8446 §4.2.9), the only mode this server resumes with.
+        var offersPSKWithDHE: Bool
+        /// The accepted ticket and its index among the offered identities.
+        var resumption: (index: Int, ticket: TicketState)?
     }
 
     func processClientHello(_ message: HandshakeReassembler.Message, retry: RetryContext?) throws {
-        let selection = try select(ClientHello(body: message.body), retry: retry)
+        var selection = try select(ClientHello(body: message.body), retry: retry)
         records.acceptsCompatibilityCCS = true
 
         guard let clientShare = selection.clientShare else {
             try sendHelloRetryRequest(selection, clientHello: message.encoded)
             return
         }
+        selection.resumption = try acceptTicket(selection, clientHello: message.encoded, retry: retry)
         try sendServerFlight(selection, clientHello: message.encoded, clientShare: clientShare, retry: retry)
     }
 
@@ -106,10 +111,12 @@ extension TLSServerConnection {
             throw TLSError(.illegalParameter, "record_size_limit \(recordSizeLimit) below 64")
         }
 
+        let modes = try extensions.pskKeyExchangeModes() ?? []
         return Selection(hello: hello, cipherSuite: suite, group: group, clientShare: clientShare,
                          certifiedKey: certifiedKey, signatureScheme: scheme, serverName: serverName,
                          applicationProtocol: applicationProtocol, clientRecordSizeLimit: recordSizeLimit,
-                         offersEarlyData: extensions.contains(.earlyData))
+                         offersEarlyData: extensions.contains(.earlyData),
+                         offersPSKWithDHE: modes.contains(.pskDHEKE), resumption: nil)
     }
 
     // MARK: HelloRetryRequest
@@ -121,7 +128,8 @@ extension TLSServerConnection {
 
         // RFC 8446 §4.4.1: ClientHello1 enters the transcript as message_hash.
         let transcript = provider.makeTranscriptHash(hash)
-        transcript.update(HandshakeHeader.encode(.messageHash, body: provider.hash(hash, clientHello)))
+        let messageHash = HandshakeHeader.encode(.messageHash, body: provider.hash(hash, clientHello))
+        transcript.update(messageHash)
 
         var extensions = ExtensionList()
         extensions.append(.supportedVersions, [0x03, 0x04])
@@ -143,7 +151,8 @@ extension TLSServerConnection {
             records.earlyDataSkipBudget = configuration.maxEarlyDataSkipped
         }
         Self.log.debug("sent HelloRetryRequest", "group=\(selection.group) suite=\(selection.cipherSuite)")
-        state = .expectRetriedClientHello(RetryContext(transcript: transcript, cipherSuite: selection.cipherSuite,
+        state = .expectRetriedClientHello(RetryContext(transcript: transcript, transcriptPrefix: messageHash + encoded,
+                                                       cipherSuite: selection.cipherSuite,
                                                        group: selection.group, sentCompatibilityCCS: sendsCCS))
     }
 
@@ -179,6 +188,10 @@ extension TLSServerConnection {
         var shareWriter = ByteWriter()
         KeyShareEntry(group: selection.group, keyExchange: keyShare.publicKeyBytes).write(to: &shareWriter)
         helloExtensions.append(.keyShare, shareWriter.bytes)
+        if let resumption = selection.resumption {
+            // RFC 8446 §4.2.11: selected_identity.
+            helloExtensions.append(.preSharedKey, [UInt8(resumption.index >> 8), UInt8(resumption.index & 0xFF)])
+        }
         let serverHello = ServerHello(random: provider.randomBytes(ClientHello.randomLength),
                                       legacySessionIDEcho: selection.hello.legacySessionID,
                                       cipherSuite: selection.cipherSuite, extensions: helloExtensions)
@@ -190,7 +203,7 @@ extension TLSServerConnection {
         }
 
         // Handshake secrets and keys (RFC 8446 §7.1).
-        let earlySecret = schedule.earlySecret(preSharedKey: nil)
+        let earlySecret = schedule.earlySecret(preSharedKey: selection.resumption?.ticket.resumptionPSK)
         let handshakeSecret = schedule.handshakeSecret(earlySecret: earlySecret, sharedSecret: sharedSecret)
         let helloHash = transcript.current()
         let clientHandshakeSecret = schedule.deriveSecret(handshakeSecret, label: "c hs traffic", transcriptHash: helloHash)
@@ -219,16 +232,19 @@ extension TLSServerConnection {
             flight.append(contentsOf: message)
         }
         add(.encryptedExtensions, EncryptedExtensions(extensions: encryptedExtensions(selection)).encodeBody())
-        add(.certificate, CertificateMessage(chain: selection.certifiedKey.chain.certificates).encodeBody())
-        let signedContent = CertificateVerify.signedContent(transcriptHash: transcript.current(), server: true)
-        let signature: [UInt8]
-        do {
-            signature = try selection.certifiedKey.key.sign(selection.signatureScheme, message: signedContent,
-                                                            purpose: .tlsServer, provider: provider)
-        } catch {
-            throw TLSError(.internalError, "signing CertificateVerify with \(selection.signatureScheme) failed: \(error)")
+        // A resumed handshake authenticates through the PSK: no Certificate or CertificateVerify (RFC 8446 §2.2).
+        if selection.resumption == nil {
+            add(.certificate, CertificateMessage(chain: selection.certifiedKey.chain.certificates).encodeBody())
+            let signedContent = CertificateVerify.signedContent(transcriptHash: transcript.current(), server: true)
+            let signature: [UInt8]
+            do {
+                signature = try selection.certifiedKey.key.sign(selection.signatureScheme, message: signedContent,
+                                                                purpose: .tlsServer, provider: provider)
+            } catch {
+                throw TLSError(.internalError, "signing CertificateVerify with \(selection.signatureScheme) failed: \(error)")
+            }
+            add(.certificateVerify, CertificateVerify(algorithm: selection.signatureScheme, signature: signature).encodeBody())
         }
-        add(.certificateVerify, CertificateVerify(algorithm: selection.signatureScheme, signature: signature).encodeBody())
         add(.finished, schedule.finishedVerifyData(baseKey: serverHandshakeSecret, transcriptHash: transcript.current()))
         try records.write(.handshake, flight, to: &output)
 
@@ -245,15 +261,16 @@ extension TLSServerConnection {
                                                        secret: serverApplicationSecret, sealing: true)
 
         let parameters = NegotiatedParameters(cipherSuite: selection.cipherSuite, group: selection.group,
-                                              signatureScheme: selection.signatureScheme,
+                                              signatureScheme: selection.resumption == nil ? selection.signatureScheme : nil,
                                               serverName: selection.serverName,
                                               applicationProtocol: selection.applicationProtocol,
-                                              usedHelloRetryRequest: retry != nil, resumed: false)
+                                              usedHelloRetryRequest: retry != nil, resumed: selection.resumption != nil)
         state = .expectFinished(AwaitingFinished(schedule: schedule, aead: aead, transcript: transcript,
                                                  clientHandshakeTrafficSecret: clientHandshakeSecret,
                                                  clientApplicationTrafficSecret: clientApplicationSecret,
                                                  serverApplicationTrafficSecret: serverApplicationSecret,
-                                                 masterSecret: masterSecret, parameters: parameters))
+                                                 masterSecret: masterSecret, parameters: parameters,
+                                                 clientAcceptsTickets: selection.offersPSKWithDHE))
     }
 
     private func encryptedExtensions(_ selection: Selection) -> ExtensionList {
@@ -295,6 +312,9 @@ extension TLSServerConnection {
                                        clientTrafficSecret: awaiting.clientApplicationTrafficSecret,
                                        serverTrafficSecret: awaiting.serverApplicationTrafficSecret,
                                        resumptionMasterSecret: resumptionMasterSecret))
+        if awaiting.clientAcceptsTickets, let keys = configuration.sessionTickets {
+            try sendSessionTicket(keys: keys, awaiting: awaiting, resumptionMasterSecret: resumptionMasterSecret)
+        }
         Self.log.debug("handshake completed",
                        "suite=\(awaiting.parameters.cipherSuite) group=\(awaiting.parameters.group.map { "\($0)" } ?? "none") hrr=\(awaiting.parameters.usedHelloRetryRequest)")
         complete(awaiting.parameters)

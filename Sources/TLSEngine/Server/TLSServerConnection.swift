@@ -236,6 +236,8 @@ enum ServerState {
 /// After a HelloRetryRequest: the choices the second ClientHello must agree with.
 struct RetryContext {
     var transcript: TranscriptHash
+    /// message_hash(ClientHello1) and the HelloRetryRequest, for PSK binders of the second ClientHello.
+    var transcriptPrefix: [UInt8]
     var cipherSuite: CipherSuite
     var group: NamedGroup
     var sentCompatibilityCCS: Bool
@@ -251,6 +253,8 @@ struct AwaitingFinished {
     var serverApplicationTrafficSecret: [UInt8]
     var masterSecret: [UInt8]
     var parameters: NegotiatedParameters
+    /// Whether the client accepts tickets for psk_dhe_ke resumption.
+    var clientAcceptsTickets: Bool
 }
 
 /// After the handshake: the current application traffic secrets.

@@ -198,4 +198,29 @@ static inline EVP_PKEY *capnet_read_private_key_pem(const char *pem, int pem_len
     return pkey;
 }
 
+/// Verifies `leaf` with `untrusted` intermediates against `store` at `at_time`
+/// (seconds since the Unix epoch) as a TLS server certificate for `host`
+/// (a DNS name) or `ip` (an address literal); exactly one of the two is set.
+/// Returns X509_V_OK or the X509_V_ERR_* code.
+static inline int capnet_verify_server_certificate(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted,
+                                                   long long at_time, const char *host, const char *ip) {
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    if (ctx == NULL) return X509_V_ERR_OUT_OF_MEM;
+    int result = X509_V_ERR_UNSPECIFIED;
+    if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) == 1) {
+        X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+        X509_VERIFY_PARAM_set_time(param, (time_t)at_time);
+        X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER);
+        int named = 1;
+        if (host != NULL) named = X509_VERIFY_PARAM_set1_host(param, host, 0);
+        if (ip != NULL) named = X509_VERIFY_PARAM_set1_ip_asc(param, ip);
+        if (named == 1) {
+            result = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+        }
+    }
+    X509_STORE_CTX_free(ctx);
+    ERR_clear_error();
+    return result;
+}
+
 #endif

@@ -33,6 +33,10 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         case noApplicationProtocol
         /// The certificate chain or its host name did not verify.
         case badCertificate
+        /// A certificate is outside its validity period at the verification time.
+        case certificateExpired
+        /// The chain does not lead to a trusted root.
+        case unknownCA
         /// No certificate for the requested server name and no default.
         case unrecognizedName
         /// A local failure: a crypto call or a bound the engine sets.
@@ -67,6 +71,8 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unsupportedExtension: .unsupportedExtension
         case .noApplicationProtocol: .noApplicationProtocol
         case .badCertificate: .badCertificate
+        case .certificateExpired: .certificateExpired
+        case .unknownCA: .unknownCA
         case .unrecognizedName: .unrecognizedName
         case .internalError: .internalError
         case .peerAlert, .closed: nil

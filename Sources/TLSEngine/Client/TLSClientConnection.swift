@@ -1,0 +1,231 @@
+import CapnetBase
+
+/// One TLS 1.3 client connection, sans-IO like `TLSServerConnection`: the
+/// ClientHello is in `takeOutput()` right after creation.
+///
+/// It verifies the server's chain and name with the configuration's trust
+/// store, offers no PSK and sends no early data.
+// TODO: share the record and alert handling with TLSServerConnection in one connection core.
+public final class TLSClientConnection {
+    static let log = Logger(.tls)
+
+    let configuration: TLSClientConfiguration
+    /// The host name or IP literal the certificate must match; sent as SNI when it is a name.
+    public let serverName: String
+    var records = RecordLayer()
+    var handshakeBuffer = HandshakeReassembler()
+    var output: [UInt8] = []
+    var events: [TLSEvent] = []
+    var sentCloseNotify = false
+    var receivedCloseNotify = false
+    var state: ClientState
+
+    let random: [UInt8]
+    let sessionID: [UInt8]
+    var keyShare: KeyExchangePrivateKey
+    var transcriptBytes: [UInt8] = []
+
+    public internal(set) var negotiated: NegotiatedParameters?
+
+    /// The length of the random legacy_session_id sent for middlebox compatibility (RFC 8446 §D.4).
+    static let compatibilitySessionIDLength = 32
+
+    public init(configuration: TLSClientConfiguration, serverName: String) throws {
+        self.configuration = configuration
+        self.serverName = serverName
+        random = configuration.provider.randomBytes(ClientHello.randomLength)
+        sessionID = configuration.provider.randomBytes(Self.compatibilitySessionIDLength)
+        guard let firstGroup = configuration.groups.first else {
+            throw TLSError(.internalError, "client configuration has no groups")
+        }
+        do {
+            keyShare = try KeyExchangePrivateKey(group: firstGroup)
+        } catch {
+            throw TLSError(.internalError, "key share generation for \(firstGroup) failed: \(error)")
+        }
+        state = .expectServerHello(retried: false)
+        let hello = clientHello()
+        transcriptBytes = hello
+        try records.write(.handshake, hello, to: &output)
+    }
+
+    public var isEstablished: Bool {
+        if case .connected = state { return true }
+        return false
+    }
+
+    public var hasOutput: Bool { !output.isEmpty }
+
+    public func takeOutput() -> [UInt8] {
+        defer { output.removeAll(keepingCapacity: true) }
+        return output
+    }
+
+    public func receive(_ bytes: [UInt8]) -> [TLSEvent] {
+        if case .failed = state { return [] }
+        guard !receivedCloseNotify else { return [] }
+        records.append(bytes)
+        do {
+            while !receivedCloseNotify, let record = try records.nextRecord() {
+                try handle(record)
+                if case .failed = state { break }
+            }
+        } catch let error as TLSError {
+            fail(error)
+        } catch {
+            fail(TLSError(.internalError, "\(error)"))
+        }
+        defer { events.removeAll() }
+        return events
+    }
+
+    public func send(_ applicationData: [UInt8]) throws {
+        guard case .connected = state, !sentCloseNotify else {
+            throw TLSError(.closed, "cannot send application data: connection not established or closed")
+        }
+        try records.write(.applicationData, applicationData, to: &output)
+    }
+
+    public func close() {
+        guard !sentCloseNotify else { return }
+        if case .failed = state { return }
+        sentCloseNotify = true
+        try? records.write(.alert, [AlertLevel.warning.rawValue, AlertDescription.closeNotify.rawValue], to: &output)
+    }
+
+    // MARK: Records
+
+    private func handle(_ record: RecordLayer.Record) throws {
+        if record.contentType != .handshake && !handshakeBuffer.isEmpty {
+            throw TLSError(.unexpectedMessage, "\(record.contentType) record inside a fragmented handshake message")
+        }
+        switch record.contentType {
+        case .alert:
+            guard record.content.count == 2 else {
+                throw TLSError(.lengthOutOfRange, "alert record of \(record.content.count) bytes")
+            }
+            let description = AlertDescription(rawValue: record.content[1])
+            if description == .closeNotify {
+                receivedCloseNotify = true
+                events.append(.closeNotifyReceived)
+            } else if description != .userCanceled {
+                throw TLSError(.peerAlert(description), "peer sent alert \(description)")
+            }
+        case .applicationData:
+            guard case .connected = state else {
+                throw TLSError(.unexpectedMessage, "application_data before the server Finished")
+            }
+            events.append(.applicationData(record.content))
+        case .handshake:
+            handshakeBuffer.append(record.content)
+            while let message = try handshakeBuffer.nextMessage() {
+                if (message.type == .serverHello || message.type == .finished || message.type == .keyUpdate)
+                    && !handshakeBuffer.isEmpty {
+                    throw TLSError(.unexpectedMessage, "\(message.type) not aligned with a record boundary")
+                }
+                try handleHandshake(message)
+            }
+        default:
+            throw TLSError(.unexpectedMessage, "\(record.contentType) record")
+        }
+    }
+
+    private func handleHandshake(_ message: HandshakeReassembler.Message) throws {
+        switch state {
+        case .expectServerHello(let retried):
+            guard message.type == .serverHello else {
+                throw TLSError(.unexpectedMessage, "\(message.type) while expecting ServerHello")
+            }
+            try processServerHello(message, retried: retried)
+        case .expectEncryptedExtensions(var context):
+            guard message.type == .encryptedExtensions else {
+                throw TLSError(.unexpectedMessage, "\(message.type) while expecting EncryptedExtensions")
+            }
+            try processEncryptedExtensions(message, context: &context)
+            context.transcript.update(message.encoded)
+            state = .expectCertificate(context)
+        case .expectCertificate(var context):
+            guard message.type == .certificate else {
+                throw TLSError(.unexpectedMessage, "\(message.type) while expecting Certificate")
+            }
+            try processCertificate(message, context: &context)
+            context.transcript.update(message.encoded)
+            state = .expectCertificateVerify(context)
+        case .expectCertificateVerify(var context):
+            guard message.type == .certificateVerify else {
+                throw TLSError(.unexpectedMessage, "\(message.type) while expecting CertificateVerify")
+            }
+            context.parameters.signatureScheme = try processCertificateVerify(message, context: context)
+            context.transcript.update(message.encoded)
+            state = .expectFinished(context)
+        case .expectFinished(let context):
+            guard message.type == .finished else {
+                throw TLSError(.unexpectedMessage, "\(message.type) while expecting Finished")
+            }
+            try processFinished(message, context: context)
+        case .connected(var established):
+            switch message.type {
+            case .newSessionTicket:
+                // NOTE: tickets are parsed and dropped; the client does not resume.
+                _ = try NewSessionTicket(body: message.body)
+            case .keyUpdate:
+                let update = try KeyUpdate(body: message.body)
+                established.serverTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.serverTrafficSecret)
+                records.readProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
+                                                              secret: established.serverTrafficSecret, sealing: false)
+                if update.requestUpdate == .updateRequested && !sentCloseNotify {
+                    try records.write(.handshake, HandshakeHeader.encode(.keyUpdate, body: [0]), to: &output)
+                    established.clientTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.clientTrafficSecret)
+                    records.writeProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
+                                                                   secret: established.clientTrafficSecret, sealing: true)
+                }
+                state = .connected(established)
+                events.append(.keyUpdateReceived(updateRequested: update.requestUpdate == .updateRequested))
+            default:
+                throw TLSError(.unexpectedMessage, "post-handshake \(message.type) from the server")
+            }
+        case .failed:
+            return
+        }
+    }
+
+    func fail(_ error: TLSError) {
+        if case .failed = state { return }
+        state = .failed
+        if let alert = error.alert, !sentCloseNotify {
+            try? records.write(.alert, [AlertLevel.fatal.rawValue, alert.rawValue], to: &output)
+        }
+        Self.log.info("TLS client connection failed: \(error.reason)", "alert=\(error.alert.map { "\($0)" } ?? "none")")
+        events.append(.failed(error))
+    }
+}
+
+/// Where the client is in the handshake (RFC 8446 §A.1).
+enum ClientState {
+    case expectServerHello(retried: Bool)
+    case expectEncryptedExtensions(ClientHandshakeContext)
+    case expectCertificate(ClientHandshakeContext)
+    case expectCertificateVerify(ClientHandshakeContext)
+    case expectFinished(ClientHandshakeContext)
+    case connected(ClientEstablished)
+    case failed
+}
+
+/// What the client carries from ServerHello to its Finished.
+struct ClientHandshakeContext {
+    var schedule: KeySchedule
+    var aead: AEADAlgorithm
+    var transcript: TranscriptHash
+    var handshakeSecret: [UInt8]
+    var clientHandshakeTrafficSecret: [UInt8]
+    var serverHandshakeTrafficSecret: [UInt8]
+    var parameters: NegotiatedParameters
+    var serverPublicKey: PublicKey?
+}
+
+struct ClientEstablished {
+    var schedule: KeySchedule
+    var aead: AEADAlgorithm
+    var clientTrafficSecret: [UInt8]
+    var serverTrafficSecret: [UInt8]
+}

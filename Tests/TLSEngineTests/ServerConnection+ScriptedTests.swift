@@ -90,6 +90,12 @@ struct ServerConnectionScriptedTests {
         #expect(ServerFixture.alert(in: server.takeOutput(), client: client) == .unexpectedMessage)
     }
 
+    @Test func unprotectedAlertAfterHandshakeIsUnexpected() throws {
+        let (server, _) = try Self.established()
+        let events = server.receive(ScriptedClient.plaintextRecord(.alert, [2, 40]))
+        #expect(Self.failure(events)?.alert == .unexpectedMessage)
+    }
+
     @Test func ccsBeforeClientHelloIsUnexpected() {
         let server = TLSServerConnection(configuration: ServerFixture.configuration())
         let events = server.receive(ScriptedClient.plaintextRecord(.changeCipherSpec, [0x01]))

@@ -187,6 +187,7 @@ extension TLSClientConnection {
         records.readProtection = try RecordProtection(schedule: schedule, algorithm: context.aead,
                                                       secret: serverApplicationSecret, sealing: false)
         records.acceptsCompatibilityCCS = false
+        records.acceptsUnprotectedAlerts = false
         let parameters = context.parameters
         negotiated = parameters
         state = .connected(ClientEstablished(schedule: schedule, aead: context.aead,

@@ -34,6 +34,9 @@ struct RecordLayer {
     /// Whether an unprotected change_cipher_spec record of the single byte 0x01
     /// is dropped (RFC 8446 §5 and Appendix D.4); the handshake sets it.
     var acceptsCompatibilityCCS = false
+    /// Whether an unprotected alert is accepted while read keys are installed;
+    /// true until the handshake completes, false after.
+    var acceptsUnprotectedAlerts = true
     /// Bytes of undecryptable records still to be skipped as rejected early
     /// data (RFC 8446 §4.2.10); zero when early data is not being skipped.
     var earlyDataSkipBudget = 0
@@ -102,7 +105,7 @@ struct RecordLayer {
                 return Record(contentType: type, content: Array(inbound[body]), wasProtected: false)
             }
 
-            if type == .alert {
+            if type == .alert && acceptsUnprotectedAlerts {
                 // A peer that failed before installing its handshake keys sends
                 // its alert unprotected; report it rather than hiding it behind
                 // an unexpected_message of our own.

@@ -307,6 +307,7 @@ extension TLSServerConnection {
         records.readProtection = try RecordProtection(schedule: awaiting.schedule, algorithm: awaiting.aead,
                                                       secret: awaiting.clientApplicationTrafficSecret, sealing: false)
         records.acceptsCompatibilityCCS = false
+        records.acceptsUnprotectedAlerts = false
         records.earlyDataSkipBudget = 0
         state = .connected(Established(schedule: awaiting.schedule, aead: awaiting.aead,
                                        clientTrafficSecret: awaiting.clientApplicationTrafficSecret,

@@ -26,9 +26,9 @@ static inline int capnet_hkdf_extract(EVP_KDF *kdf, const char *digest,
     EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
     if (ctx == NULL) return 0;
     int mode = EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
-    // libcrypto rejects an empty key, but RFC 8446 §7.1 extracts from a zero-length
-    // salt; a NULL pointer with length 0 would be read as "not set", so pass a
-    // one-byte buffer with length 0 in both cases.
+    // RFC 8446 §7.1 extracts with empty inputs, but libcrypto reads a NULL
+    // pointer as "parameter not set". So an empty input is passed as a
+    // one-byte buffer with length 0.
     static const unsigned char empty[1] = {0};
     OSSL_PARAM params[5];
     params[0] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
@@ -183,7 +183,7 @@ static inline BIO *capnet_private_key_pem(EVP_PKEY *pkey) {
     return bio;
 }
 
-/// The bytes held by a memory BIO (valid until the BIO changes or is freed).
+/// Points `data` at the contents of a memory BIO (valid until the BIO changes or is freed) and returns their length.
 static inline long capnet_bio_contents(BIO *bio, const char **data) {
     return BIO_get_mem_data(bio, (char **)data);
 }
@@ -198,9 +198,9 @@ static inline EVP_PKEY *capnet_read_private_key_pem(const char *pem, int pem_len
     return pkey;
 }
 
-/// Verifies `leaf` with `untrusted` intermediates against `store` at `at_time`
-/// (seconds since the Unix epoch) as a TLS server certificate for `host`
-/// (a DNS name) or `ip` (an address literal); exactly one of the two is set.
+/// Verifies `leaf` with `untrusted` intermediates against `store` as a TLS
+/// server certificate at `at_time`, in seconds since the Unix epoch.
+/// Exactly one of `host` (a DNS name) and `ip` (an address literal) is set.
 /// Returns X509_V_OK or the X509_V_ERR_* code.
 static inline int capnet_verify_server_certificate(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted,
                                                    long long at_time, const char *host, const char *ip) {

@@ -48,7 +48,7 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public let kind: Kind
-    /// What exactly was wrong, with the values involved.
+    /// The exact violation, with the values involved.
     public let reason: String
 
     public init(_ kind: Kind, _ reason: String) {

@@ -15,16 +15,20 @@ extension TLSClientConnection {
             }
             extensions.append(.serverName, writer.bytes)
         }
+
         extensions.append(.supportedVersions, [0x02, 0x03, 0x04])
         var groups = ByteWriter()
         groups.writeNested(prefixBytes: 2) { list in configuration.groups.forEach { list.writeUInt16($0.rawValue) } }
         extensions.append(.supportedGroups, groups.bytes)
+
         var schemes = ByteWriter()
         schemes.writeNested(prefixBytes: 2) { list in configuration.signatureSchemes.forEach { list.writeUInt16($0.rawValue) } }
         extensions.append(.signatureAlgorithms, schemes.bytes)
+
         var share = ByteWriter()
         share.writeNested(prefixBytes: 2) { KeyShareEntry(group: keyShare.group, keyExchange: keyShare.publicKeyBytes).write(to: &$0) }
         extensions.append(.keyShare, share.bytes)
+
         if !configuration.applicationProtocols.isEmpty {
             var writer = ByteWriter()
             writer.writeNested(prefixBytes: 2) { list in
@@ -33,6 +37,7 @@ extension TLSClientConnection {
             extensions.append(.applicationLayerProtocolNegotiation, writer.bytes)
         }
         if let cookie { extensions.append(.cookie, cookie) }
+
         let hello = ClientHello(random: random, legacySessionID: sessionID, cipherSuites: configuration.cipherSuites,
                                 extensions: extensions)
         return HandshakeHeader.encode(.clientHello, body: hello.encodeBody())

@@ -200,7 +200,7 @@ public final class TLSClientConnection {
     }
 }
 
-/// Where the client is in the handshake (RFC 8446 §A.1).
+/// The client handshake state (RFC 8446 §A.1).
 enum ClientState {
     case expectServerHello(retried: Bool)
     case expectEncryptedExtensions(ClientHandshakeContext)
@@ -211,7 +211,7 @@ enum ClientState {
     case failed
 }
 
-/// What the client carries from ServerHello to its Finished.
+/// The secrets and choices the client carries from ServerHello to its Finished.
 struct ClientHandshakeContext {
     var schedule: KeySchedule
     var aead: AEADAlgorithm

@@ -8,12 +8,12 @@ import CapnetBase
 /// adapter for running the engine without capnet's own stack, for interop
 /// tests and `capnet serve --kernel-listen`.
 public final class KernelTLSServer: @unchecked Sendable {
-    /// Answers one request on an established connection with the bytes to send back.
+    /// Returns the response bytes for one request head on an established connection.
     public typealias RequestHandler = (_ request: [UInt8], _ parameters: NegotiatedParameters) -> [UInt8]
 
-    /// The most connections served at once; further ones are accepted and closed at once.
+    /// The maximum number of connections served at once; further ones are accepted and closed at once.
     public static let maxConnections = 256
-    /// The most bytes read from a socket per readiness event.
+    /// The maximum number of bytes read from a socket per readiness event.
     static let readChunkLength = 1 << 14
     /// The longest HTTP request head kept before the connection is closed.
     static let maxRequestHeadLength = 1 << 14
@@ -178,7 +178,7 @@ public final class KernelTLSServer: @unchecked Sendable {
         client.pending.append(contentsOf: client.tls.takeOutput())
     }
 
-    /// Answers every complete request head buffered (bodies are not read).
+    /// Sends a response for every complete request head buffered (bodies are not read).
     private func answerRequests(_ client: Client) {
         let terminator: [UInt8] = [13, 10, 13, 10]
         while let end = client.request.firstRange(of: terminator) {
@@ -217,7 +217,7 @@ public final class KernelTLSServer: @unchecked Sendable {
         }
     }
 
-    /// A fixed HTTP/1.1 200 response whose body names what the handshake agreed on.
+    /// Builds a fixed HTTP/1.1 200 response whose body names the negotiated parameters.
     public static func minimalHTTPResponse(_ request: [UInt8], _ parameters: NegotiatedParameters) -> [UInt8] {
         let body = """
             hello from capnet

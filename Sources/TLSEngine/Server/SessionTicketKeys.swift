@@ -85,7 +85,7 @@ public final class SessionTicketKeys: @unchecked Sendable {
 
     static let keyIDLength = 4
     static let aead = AEADAlgorithm.aes256GCM
-    /// The longest lifetime RFC 8446 §4.6.1 allows: 604800 seconds.
+    /// The maximum lifetime RFC 8446 §4.6.1 allows: 604800 seconds (7 days).
     public static let maxLifetimeSeconds: UInt32 = 604_800
 
     public init(clock: any TimeSource, ticketLifetimeSeconds: UInt32 = 7200,

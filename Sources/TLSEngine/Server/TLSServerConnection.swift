@@ -9,8 +9,9 @@ import CLibCrypto
 /// layer (at most 2^14 + 256 + 5 bytes, plus what one `receive` call passes
 /// in), the handshake buffer (`HandshakeReassembler.maxMessageLength` plus one
 /// record), and the output buffer, which holds what the owner has not taken
-/// yet (the server's first flight is about the size of its certificate chain
-/// plus 1 KiB). Received application data is handed out in events, not kept.
+/// yet. The server's first flight is about the size of its certificate chain
+/// plus 1 KiB (an estimate for P-256 and RSA-2048 chains), and application data
+/// the owner sends stays there until it calls `takeOutput()`. Received application data is handed out in events, not kept.
 public final class TLSServerConnection {
     static let log = Logger(.tls)
 
@@ -23,7 +24,7 @@ public final class TLSServerConnection {
     var sentCloseNotify = false
     var receivedCloseNotify = false
 
-    /// What the handshake agreed on, once it completes.
+    /// The parameters the handshake agreed on, once it completes.
     public private(set) var negotiated: NegotiatedParameters?
 
     public init(configuration: TLSServerConfiguration) {
@@ -186,7 +187,7 @@ public final class TLSServerConnection {
         established.clientTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.clientTrafficSecret)
         records.readProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
                                                       secret: established.clientTrafficSecret, sealing: false)
-        // RFC 8446 §4.6.3: answer a request with our own update, unless we closed.
+        // RFC 8446 §4.6.3: a request gets our own update in reply, unless we closed.
         if update.requestUpdate == .updateRequested && !sentCloseNotify {
             try sendKeyUpdate(&established, request: .updateNotRequested)
         }
@@ -224,7 +225,7 @@ public final class TLSServerConnection {
     }
 }
 
-/// Where the server is in the handshake (RFC 8446 §A.2); each case keeps what the next step needs.
+/// The server handshake state (RFC 8446 §A.2). Each case keeps what the next step needs.
 enum ServerState {
     case expectClientHello
     case expectRetriedClientHello(RetryContext)

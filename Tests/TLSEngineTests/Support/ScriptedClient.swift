@@ -38,7 +38,7 @@ final class ScriptedClient {
         random = CryptoProvider.shared.randomBytes(32)
     }
 
-    /// The encoded ClientHello handshake message.
+    /// Builds the ClientHello handshake message from the settings above.
     func clientHello() throws -> [UInt8] {
         var extensions = ExtensionList()
         if let serverName {
@@ -80,13 +80,13 @@ final class ScriptedClient {
         return HandshakeHeader.encode(.clientHello, body: hello.encodeBody())
     }
 
-    /// An unprotected record.
+    /// Frames `content` as one unprotected record.
     static func plaintextRecord(_ type: ContentType, _ content: [UInt8], version: UInt16 = 0x0301) -> [UInt8] {
         [type.rawValue, UInt8(version >> 8), UInt8(version & 0xFF), UInt8(content.count >> 8), UInt8(content.count & 0xFF)]
             + content
     }
 
-    /// A protected record whose inner plaintext is exactly `innerPlaintext`, bypassing every size check.
+    /// Seals `innerPlaintext` as one protected record, bypassing every size check.
     func rawProtectedRecord(innerPlaintext: [UInt8]) throws -> [UInt8] {
         let protection = records.writeProtection!
         let length = innerPlaintext.count + protection.aead.algorithm.tagLength
@@ -104,7 +104,7 @@ final class ScriptedClient {
     }
 
     /// Reads the server's ServerHello and encrypted flight, verifies them and
-    /// returns the client Finished record; the client then holds its
+    /// returns the client Finished record. The client then uses its
     /// application keys.
     func processServerFlight(_ bytes: [UInt8], clientHello: [UInt8]) throws -> [UInt8] {
         records.append(bytes)
@@ -220,7 +220,7 @@ enum ServerFixture {
         return configuration
     }
 
-    /// The alert a failed server queued, read from its unprotected or protected output.
+    /// Reads the alert a failed server queued from its unprotected or protected output.
     static func alert(in output: [UInt8], client: ScriptedClient?) -> AlertDescription? {
         if let client, client.records.readProtection != nil {
             return try? client.read(output).alerts.first

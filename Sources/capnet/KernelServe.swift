@@ -27,9 +27,10 @@ let kernelServeUsage = """
 /// The kernel serve instance `SIGINT`/`SIGTERM` stop; set once before the handlers are installed.
 nonisolated(unsafe) private var runningKernelServer: KernelTLSServer?
 
-/// Runs `capnet serve --kernel-listen ...`; `arguments` excludes the program name and `serve`.
-/// Returns the process exit status.
-func runKernelServe(arguments: [String]) -> Int32 {
+/// Runs `capnet serve --kernel-listen ...` until SIGINT or SIGTERM and returns the exit status.
+/// `arguments` are the options after the program name; a leading `serve` is skipped.
+func runKernelServe(arguments rawArguments: [String]) -> Int32 {
+    let arguments = rawArguments.first == "serve" ? Array(rawArguments.dropFirst()) : rawArguments
     let log = Logger(.main)
     var listen: String?
     var certificatePath: String?

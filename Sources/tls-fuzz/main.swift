@@ -1,7 +1,7 @@
 // libFuzzer target for the TLS server: each input is the byte stream a
 // client sends, fed to a fresh TLSServerConnection.
 //
-// Build and run (see README):
+// Build and run:
 //   swift build -c release -Xswiftc -sanitize=fuzzer,address --product tls-fuzz
 //   SWIFT_BACKTRACE=enable=no .build/release/tls-fuzz CORPUS_DIR
 // A build without -sanitize=fuzzer runs each file named on the command line once.

@@ -75,9 +75,9 @@ extension TLSClientConnection {
             let secondHello = clientHello(cookie: hello.extensions[.cookie])
             transcriptBytes = messageHash + message.encoded + secondHello
             // RFC 8446 §D.4: the compatibility CCS goes before the client's second flight.
-            try records.write(.changeCipherSpec, [0x01], to: &output)
-            try records.write(.handshake, secondHello, to: &output)
-            records.acceptsCompatibilityCCS = true
+            try wire.write(.changeCipherSpec, [0x01])
+            try wire.write(.handshake, secondHello)
+            wire.records.acceptsCompatibilityCCS = true
             state = .expectServerHello(retried: true)
             return
         }
@@ -107,8 +107,8 @@ extension TLSClientConnection {
         let serverSecret = schedule.deriveSecret(handshakeSecret, label: "s hs traffic", transcriptHash: helloHash)
         configuration.keyLog?.record(label: "CLIENT_HANDSHAKE_TRAFFIC_SECRET", clientRandom: random, secret: clientSecret)
         configuration.keyLog?.record(label: "SERVER_HANDSHAKE_TRAFFIC_SECRET", clientRandom: random, secret: serverSecret)
-        records.readProtection = try RecordProtection(schedule: schedule, algorithm: aead, secret: serverSecret, sealing: false)
-        records.acceptsCompatibilityCCS = true
+        wire.records.readProtection = try RecordProtection(schedule: schedule, algorithm: aead, secret: serverSecret, sealing: false)
+        wire.records.acceptsCompatibilityCCS = true
 
         let parameters = NegotiatedParameters(cipherSuite: hello.cipherSuite, group: keyShare.group,
                                               signatureScheme: nil, serverName: serverNameIsAddress ? nil : serverName,
@@ -179,20 +179,20 @@ extension TLSClientConnection {
 
         // Compatibility CCS (unless sent before a second ClientHello), then Finished under the handshake keys.
         if !context.parameters.usedHelloRetryRequest {
-            try records.write(.changeCipherSpec, [0x01], to: &output)
+            try wire.write(.changeCipherSpec, [0x01])
         }
-        records.writeProtection = try RecordProtection(schedule: schedule, algorithm: context.aead,
+        wire.records.writeProtection = try RecordProtection(schedule: schedule, algorithm: context.aead,
                                                        secret: context.clientHandshakeTrafficSecret, sealing: true)
         let verifyData = schedule.finishedVerifyData(baseKey: context.clientHandshakeTrafficSecret,
                                                      transcriptHash: serverFinishedHash)
-        try records.write(.handshake, HandshakeHeader.encode(.finished, body: verifyData), to: &output)
+        try wire.write(.handshake, HandshakeHeader.encode(.finished, body: verifyData))
 
-        records.writeProtection = try RecordProtection(schedule: schedule, algorithm: context.aead,
+        wire.records.writeProtection = try RecordProtection(schedule: schedule, algorithm: context.aead,
                                                        secret: clientApplicationSecret, sealing: true)
-        records.readProtection = try RecordProtection(schedule: schedule, algorithm: context.aead,
+        wire.records.readProtection = try RecordProtection(schedule: schedule, algorithm: context.aead,
                                                       secret: serverApplicationSecret, sealing: false)
-        records.acceptsCompatibilityCCS = false
-        records.acceptsUnprotectedAlerts = false
+        wire.records.acceptsCompatibilityCCS = false
+        wire.records.acceptsUnprotectedAlerts = false
         let parameters = context.parameters
         negotiated = parameters
         state = .connected(ClientEstablished(schedule: schedule, aead: context.aead,

@@ -5,19 +5,14 @@ import CapnetBase
 ///
 /// It verifies the server's chain and name with the configuration's trust
 /// store, offers no PSK and sends no early data.
-// TODO: share the record and alert handling with TLSServerConnection in one connection core.
 public final class TLSClientConnection {
     static let log = Logger(.tls)
 
     let configuration: TLSClientConfiguration
     /// The host name or IP literal the certificate must match; sent as SNI when it is a name.
     public let serverName: String
-    var records = RecordLayer()
-    var handshakeBuffer = HandshakeReassembler()
-    var output: [UInt8] = []
+    var wire = RecordConnection()
     var events: [TLSEvent] = []
-    var sentCloseNotify = false
-    var receivedCloseNotify = false
     var state: ClientState
 
     let random: [UInt8]
@@ -46,7 +41,7 @@ public final class TLSClientConnection {
         state = .expectServerHello(retried: false)
         let hello = clientHello()
         transcriptBytes = hello
-        try records.write(.handshake, hello, to: &output)
+        try wire.write(.handshake, hello)
     }
 
     public var isEstablished: Bool {
@@ -54,20 +49,23 @@ public final class TLSClientConnection {
         return false
     }
 
-    public var hasOutput: Bool { !output.isEmpty }
+    /// Handshake messages that precede a key change and must end their record (RFC 8446 §5.1).
+    static let keyChangeTypes: Set<HandshakeType> = [.serverHello, .finished, .keyUpdate]
 
+    public var hasOutput: Bool { !wire.output.isEmpty }
+
+    /// Returns and clears the bytes to send to the server.
     public func takeOutput() -> [UInt8] {
-        defer { output.removeAll(keepingCapacity: true) }
-        return output
+        wire.takeOutput()
     }
 
     public func receive(_ bytes: [UInt8]) -> [TLSEvent] {
         if case .failed = state { return [] }
-        guard !receivedCloseNotify else { return [] }
-        records.append(bytes)
+        guard !wire.receivedCloseNotify else { return [] }
+        wire.records.append(bytes)
         do {
-            while !receivedCloseNotify, let record = try records.nextRecord() {
-                try handle(record)
+            while !wire.receivedCloseNotify, let content = try wire.nextContent(keyChangeTypes: Self.keyChangeTypes) {
+                try handle(content)
                 if case .failed = state { break }
             }
         } catch let error as TLSError {
@@ -80,53 +78,36 @@ public final class TLSClientConnection {
     }
 
     public func send(_ applicationData: [UInt8]) throws {
-        guard case .connected = state, !sentCloseNotify else {
+        guard case .connected = state, !wire.sentCloseNotify else {
             throw TLSError(.closed, "cannot send application data: connection not established or closed")
         }
-        try records.write(.applicationData, applicationData, to: &output)
+        try wire.write(.applicationData, applicationData)
     }
 
+    /// Sends close_notify (RFC 8446 §6.1); no application data is sent after it.
     public func close() {
-        guard !sentCloseNotify else { return }
         if case .failed = state { return }
-        sentCloseNotify = true
-        try? records.write(.alert, [AlertLevel.warning.rawValue, AlertDescription.closeNotify.rawValue], to: &output)
+        wire.sendCloseNotify()
     }
 
     // MARK: Records
 
-    private func handle(_ record: RecordLayer.Record) throws {
-        if record.contentType != .handshake && !handshakeBuffer.isEmpty {
-            throw TLSError(.unexpectedMessage, "\(record.contentType) record inside a fragmented handshake message")
-        }
-        switch record.contentType {
-        case .alert:
-            guard record.content.count == 2 else {
-                throw TLSError(.lengthOutOfRange, "alert record of \(record.content.count) bytes")
-            }
-            let description = AlertDescription(rawValue: record.content[1])
-            if description == .closeNotify {
-                receivedCloseNotify = true
-                events.append(.closeNotifyReceived)
-            } else if description != .userCanceled {
-                throw TLSError(.peerAlert(description), "peer sent alert \(description)")
-            }
-        case .applicationData:
+    private func handle(_ content: RecordConnection.Content) throws {
+        switch content {
+        case .applicationData(let data):
             guard case .connected = state else {
                 throw TLSError(.unexpectedMessage, "application_data before the server Finished")
             }
-            events.append(.applicationData(record.content))
-        case .handshake:
-            handshakeBuffer.append(record.content)
-            while let message = try handshakeBuffer.nextMessage() {
-                if (message.type == .serverHello || message.type == .finished || message.type == .keyUpdate)
-                    && !handshakeBuffer.isEmpty {
-                    throw TLSError(.unexpectedMessage, "\(message.type) not aligned with a record boundary")
-                }
+            events.append(.applicationData(data))
+        case .closeNotify:
+            events.append(.closeNotifyReceived)
+        case .ignoredAlert:
+            break
+        case .handshake(let messages):
+            for message in messages {
                 try handleHandshake(message)
+                if case .failed = state { return }
             }
-        default:
-            throw TLSError(.unexpectedMessage, "\(record.contentType) record")
         }
     }
 
@@ -171,12 +152,12 @@ public final class TLSClientConnection {
             case .keyUpdate:
                 let update = try KeyUpdate(body: message.body)
                 established.serverTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.serverTrafficSecret)
-                records.readProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
+                wire.records.readProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
                                                               secret: established.serverTrafficSecret, sealing: false)
-                if update.requestUpdate == .updateRequested && !sentCloseNotify {
-                    try records.write(.handshake, HandshakeHeader.encode(.keyUpdate, body: [0]), to: &output)
+                if update.requestUpdate == .updateRequested && !wire.sentCloseNotify {
+                    try wire.write(.handshake, HandshakeHeader.encode(.keyUpdate, body: [0]))
                     established.clientTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.clientTrafficSecret)
-                    records.writeProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
+                    wire.records.writeProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
                                                                    secret: established.clientTrafficSecret, sealing: true)
                 }
                 state = .connected(established)
@@ -192,9 +173,7 @@ public final class TLSClientConnection {
     func fail(_ error: TLSError) {
         if case .failed = state { return }
         state = .failed
-        if let alert = error.alert, !sentCloseNotify {
-            try? records.write(.alert, [AlertLevel.fatal.rawValue, alert.rawValue], to: &output)
-        }
+        wire.sendAlert(for: error)
         Self.log.info("TLS client connection failed: \(error.reason)", "alert=\(error.alert.map { "\($0)" } ?? "none")")
         events.append(.failed(error))
     }

@@ -22,7 +22,7 @@ extension TLSServerConnection {
 
     func processClientHello(_ message: HandshakeReassembler.Message, retry: RetryContext?) throws {
         var selection = try select(ClientHello(body: message.body), retry: retry)
-        records.acceptsCompatibilityCCS = true
+        wire.records.acceptsCompatibilityCCS = true
 
         guard let clientShare = selection.clientShare else {
             try sendHelloRetryRequest(selection, clientHello: message.encoded)
@@ -139,16 +139,16 @@ extension TLSServerConnection {
                                 cipherSuite: selection.cipherSuite, extensions: extensions)
         let encoded = HandshakeHeader.encode(.serverHello, body: retry.encodeBody())
         transcript.update(encoded)
-        try records.write(.handshake, encoded, to: &output)
+        try wire.write(.handshake, encoded)
 
         // RFC 8446 §D.4: in compatibility mode the server sends one CCS after its first handshake message.
         let sendsCCS = !selection.hello.legacySessionID.isEmpty
-        if sendsCCS { try records.write(.changeCipherSpec, [0x01], to: &output) }
+        if sendsCCS { try wire.write(.changeCipherSpec, [0x01]) }
 
         // RFC 8446 §4.2.10: 0-RTT records sent before the retry are skipped.
         if selection.offersEarlyData {
-            records.skipsUnprotectedEarlyData = true
-            records.earlyDataSkipBudget = configuration.maxEarlyDataSkipped
+            wire.records.skipsUnprotectedEarlyData = true
+            wire.records.earlyDataSkipBudget = configuration.maxEarlyDataSkipped
         }
         Self.log.debug("sent HelloRetryRequest", "group=\(selection.group) suite=\(selection.cipherSuite)")
         state = .expectRetriedClientHello(RetryContext(transcript: transcript, transcriptPrefix: messageHash + encoded,
@@ -197,9 +197,9 @@ extension TLSServerConnection {
                                       cipherSuite: selection.cipherSuite, extensions: helloExtensions)
         let serverHelloBytes = HandshakeHeader.encode(.serverHello, body: serverHello.encodeBody())
         transcript.update(serverHelloBytes)
-        try records.write(.handshake, serverHelloBytes, to: &output)
+        try wire.write(.handshake, serverHelloBytes)
         if !selection.hello.legacySessionID.isEmpty && retry?.sentCompatibilityCCS != true {
-            try records.write(.changeCipherSpec, [0x01], to: &output)
+            try wire.write(.changeCipherSpec, [0x01])
         }
 
         // Handshake secrets and keys (RFC 8446 §7.1).
@@ -210,18 +210,18 @@ extension TLSServerConnection {
         let serverHandshakeSecret = schedule.deriveSecret(handshakeSecret, label: "s hs traffic", transcriptHash: helloHash)
         logSecret("CLIENT_HANDSHAKE_TRAFFIC_SECRET", clientRandom: clientRandom, secret: clientHandshakeSecret)
         logSecret("SERVER_HANDSHAKE_TRAFFIC_SECRET", clientRandom: clientRandom, secret: serverHandshakeSecret)
-        records.writeProtection = try RecordProtection(schedule: schedule, algorithm: aead,
+        wire.records.writeProtection = try RecordProtection(schedule: schedule, algorithm: aead,
                                                        secret: serverHandshakeSecret, sealing: true)
-        records.readProtection = try RecordProtection(schedule: schedule, algorithm: aead,
+        wire.records.readProtection = try RecordProtection(schedule: schedule, algorithm: aead,
                                                       secret: clientHandshakeSecret, sealing: false)
-        records.skipsUnprotectedEarlyData = false
+        wire.records.skipsUnprotectedEarlyData = false
         if selection.offersEarlyData && retry == nil {
-            records.earlyDataSkipBudget = configuration.maxEarlyDataSkipped
+            wire.records.earlyDataSkipBudget = configuration.maxEarlyDataSkipped
         }
         if let limit = selection.clientRecordSizeLimit {
             // RFC 8449 §4: the limit counts the inner content type byte in TLS 1.3.
-            records.sendInnerPlaintextLimit = min(limit, RecordLayer.maxPlaintextLength + 1)
-            records.receiveInnerPlaintextLimit = configuration.recordSizeLimit
+            wire.records.sendInnerPlaintextLimit = min(limit, RecordLayer.maxPlaintextLength + 1)
+            wire.records.receiveInnerPlaintextLimit = configuration.recordSizeLimit
         }
 
         // EncryptedExtensions, Certificate, CertificateVerify, Finished: one flight.
@@ -246,7 +246,7 @@ extension TLSServerConnection {
             add(.certificateVerify, CertificateVerify(algorithm: selection.signatureScheme, signature: signature).encodeBody())
         }
         add(.finished, schedule.finishedVerifyData(baseKey: serverHandshakeSecret, transcriptHash: transcript.current()))
-        try records.write(.handshake, flight, to: &output)
+        try wire.write(.handshake, flight)
 
         // Application secrets come from the transcript through the server Finished.
         let masterSecret = schedule.masterSecret(handshakeSecret: handshakeSecret)
@@ -257,7 +257,7 @@ extension TLSServerConnection {
         logSecret("CLIENT_TRAFFIC_SECRET_0", clientRandom: clientRandom, secret: clientApplicationSecret)
         logSecret("SERVER_TRAFFIC_SECRET_0", clientRandom: clientRandom, secret: serverApplicationSecret)
         logSecret("EXPORTER_SECRET", clientRandom: clientRandom, secret: exporterSecret)
-        records.writeProtection = try RecordProtection(schedule: schedule, algorithm: aead,
+        wire.records.writeProtection = try RecordProtection(schedule: schedule, algorithm: aead,
                                                        secret: serverApplicationSecret, sealing: true)
 
         let parameters = NegotiatedParameters(cipherSuite: selection.cipherSuite, group: selection.group,
@@ -304,11 +304,11 @@ extension TLSServerConnection {
         let resumptionMasterSecret = awaiting.schedule.deriveSecret(awaiting.masterSecret, label: "res master",
                                                                     transcriptHash: awaiting.transcript.current())
 
-        records.readProtection = try RecordProtection(schedule: awaiting.schedule, algorithm: awaiting.aead,
+        wire.records.readProtection = try RecordProtection(schedule: awaiting.schedule, algorithm: awaiting.aead,
                                                       secret: awaiting.clientApplicationTrafficSecret, sealing: false)
-        records.acceptsCompatibilityCCS = false
-        records.acceptsUnprotectedAlerts = false
-        records.earlyDataSkipBudget = 0
+        wire.records.acceptsCompatibilityCCS = false
+        wire.records.acceptsUnprotectedAlerts = false
+        wire.records.earlyDataSkipBudget = 0
         state = .connected(Established(schedule: awaiting.schedule, aead: awaiting.aead,
                                        clientTrafficSecret: awaiting.clientApplicationTrafficSecret,
                                        serverTrafficSecret: awaiting.serverApplicationTrafficSecret,

@@ -56,6 +56,6 @@ extension TLSServerConnection {
         }
         let message = NewSessionTicket(ticketLifetime: state.lifetimeSeconds, ticketAgeAdd: state.ticketAgeAdd,
                                        ticketNonce: Self.ticketNonce, ticket: ticket)
-        try records.write(.handshake, HandshakeHeader.encode(.newSessionTicket, body: message.encodeBody()), to: &output)
+        try wire.write(.handshake, HandshakeHeader.encode(.newSessionTicket, body: message.encodeBody()))
     }
 }

@@ -16,20 +16,19 @@ public final class TLSServerConnection {
     static let log = Logger(.tls)
 
     let configuration: TLSServerConfiguration
-    var records = RecordLayer()
-    var handshakeBuffer = HandshakeReassembler()
-    var output: [UInt8] = []
+    var wire = RecordConnection()
     var events: [TLSEvent] = []
     var state: ServerState = .expectClientHello
-    var sentCloseNotify = false
-    var receivedCloseNotify = false
+
+    /// Handshake messages that precede a key change and must end their record (RFC 8446 §5.1).
+    static let keyChangeTypes: Set<HandshakeType> = [.clientHello, .finished, .keyUpdate, .endOfEarlyData]
 
     /// The parameters the handshake agreed on, once it completes.
     public private(set) var negotiated: NegotiatedParameters?
 
     public init(configuration: TLSServerConfiguration) {
         self.configuration = configuration
-        records.padding = configuration.recordPadding
+        wire.records.padding = configuration.recordPadding
     }
 
     /// Whether the handshake completed and the connection has not failed.
@@ -44,12 +43,11 @@ public final class TLSServerConnection {
     }
 
     /// Whether there are bytes to send.
-    public var hasOutput: Bool { !output.isEmpty }
+    public var hasOutput: Bool { !wire.output.isEmpty }
 
     /// Returns and clears the bytes to send to the peer.
     public func takeOutput() -> [UInt8] {
-        defer { output.removeAll(keepingCapacity: true) }
-        return output
+        wire.takeOutput()
     }
 
     /// Feeds bytes received from the peer and returns what happened.
@@ -58,11 +56,11 @@ public final class TLSServerConnection {
     /// it queued is in `takeOutput()`.
     public func receive(_ bytes: [UInt8]) -> [TLSEvent] {
         if case .failed = state { return [] }
-        guard !receivedCloseNotify else { return [] }
-        records.append(bytes)
+        guard !wire.receivedCloseNotify else { return [] }
+        wire.records.append(bytes)
         do {
-            while !receivedCloseNotify, let record = try records.nextRecord() {
-                try handle(record)
+            while !wire.receivedCloseNotify, let content = try wire.nextContent(keyChangeTypes: Self.keyChangeTypes) {
+                try handle(content)
                 if case .failed = state { break }
             }
         } catch let error as TLSError {
@@ -76,16 +74,16 @@ public final class TLSServerConnection {
 
     /// Sends application data; only after the handshake completed.
     public func send(_ applicationData: [UInt8]) throws {
-        guard case .connected = state, !sentCloseNotify else {
+        guard case .connected = state, !wire.sentCloseNotify else {
             throw TLSError(.closed, "cannot send application data: connection not established or closed")
         }
-        try records.write(.applicationData, applicationData, to: &output)
+        try wire.write(.applicationData, applicationData)
     }
 
     /// Rotates the sending keys with a KeyUpdate (RFC 8446 §4.6.3), asking the
     /// peer to rotate its own when `requestPeerUpdate` is true.
     public func updateKeys(requestPeerUpdate: Bool) throws {
-        guard case .connected(var established) = state, !sentCloseNotify else {
+        guard case .connected(var established) = state, !wire.sentCloseNotify else {
             throw TLSError(.closed, "cannot update keys: connection not established or closed")
         }
         try sendKeyUpdate(&established, request: requestPeerUpdate ? .updateRequested : .updateNotRequested)
@@ -94,65 +92,32 @@ public final class TLSServerConnection {
 
     /// Sends close_notify (RFC 8446 §6.1); no application data is sent after it.
     public func close() {
-        guard !sentCloseNotify else { return }
         if case .failed = state { return }
-        sentCloseNotify = true
-        try? records.write(.alert, [AlertLevel.warning.rawValue, AlertDescription.closeNotify.rawValue], to: &output)
+        wire.sendCloseNotify()
     }
 
     // MARK: Records
 
-    private func handle(_ record: RecordLayer.Record) throws {
-        // RFC 8446 §5.1: handshake messages must not be interleaved with other record types.
-        if record.contentType != .handshake && !handshakeBuffer.isEmpty {
-            throw TLSError(.unexpectedMessage, "\(record.contentType) record inside a fragmented handshake message")
-        }
-        switch record.contentType {
-        case .alert:
-            try handleAlert(record.content)
-        case .applicationData:
+    private func handle(_ content: RecordConnection.Content) throws {
+        switch content {
+        case .applicationData(let data):
             guard case .connected = state else {
                 throw TLSError(.unexpectedMessage, "application_data before the client Finished")
             }
-            events.append(.applicationData(record.content))
-        case .handshake:
-            handshakeBuffer.append(record.content)
-            while let message = try handshakeBuffer.nextMessage() {
-                // RFC 8446 §5.1: messages that precede a key change must end their record.
-                if Self.mustEndRecord(message.type) && !handshakeBuffer.isEmpty {
-                    throw TLSError(.unexpectedMessage, "\(message.type) not aligned with a record boundary")
-                }
-                try handleHandshake(message, wasProtected: record.wasProtected)
+            events.append(.applicationData(data))
+        case .closeNotify:
+            events.append(.closeNotifyReceived)
+        case .ignoredAlert:
+            break
+        case .handshake(let messages):
+            for message in messages {
+                try handleHandshake(message)
                 if case .failed = state { return }
             }
-        default:
-            throw TLSError(.unexpectedMessage, "\(record.contentType) record")
         }
     }
 
-    private static func mustEndRecord(_ type: HandshakeType) -> Bool {
-        type == .clientHello || type == .finished || type == .keyUpdate || type == .endOfEarlyData
-    }
-
-    private func handleAlert(_ content: [UInt8]) throws {
-        // RFC 8446 §5.1: an alert record carries exactly one two-byte alert.
-        guard content.count == 2 else {
-            throw TLSError(.lengthOutOfRange, "alert record of \(content.count) bytes")
-        }
-        let description = AlertDescription(rawValue: content[1])
-        switch description {
-        case .closeNotify:
-            receivedCloseNotify = true
-            events.append(.closeNotifyReceived)
-        case .userCanceled:
-            // RFC 8446 §6.1: user_canceled is followed by close_notify; nothing to do yet.
-            break
-        default:
-            throw TLSError(.peerAlert(description), "peer sent alert \(description)")
-        }
-    }
-
-    private func handleHandshake(_ message: HandshakeReassembler.Message, wasProtected: Bool) throws {
+    private func handleHandshake(_ message: HandshakeReassembler.Message) throws {
         switch state {
         case .expectClientHello:
             guard message.type == .clientHello else {
@@ -185,10 +150,10 @@ public final class TLSServerConnection {
     private func processKeyUpdate(_ message: HandshakeReassembler.Message, established: inout Established) throws {
         let update = try KeyUpdate(body: message.body)
         established.clientTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.clientTrafficSecret)
-        records.readProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
+        wire.records.readProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
                                                       secret: established.clientTrafficSecret, sealing: false)
         // RFC 8446 §4.6.3: a request gets our own update in reply, unless we closed.
-        if update.requestUpdate == .updateRequested && !sentCloseNotify {
+        if update.requestUpdate == .updateRequested && !wire.sentCloseNotify {
             try sendKeyUpdate(&established, request: .updateNotRequested)
         }
         Self.log.debug("client updated its traffic keys", "update_requested=\(update.requestUpdate == .updateRequested)")
@@ -197,9 +162,9 @@ public final class TLSServerConnection {
 
     private func sendKeyUpdate(_ established: inout Established, request: KeyUpdateRequest) throws {
         let message = HandshakeHeader.encode(.keyUpdate, body: KeyUpdate(requestUpdate: request).encodeBody())
-        try records.write(.handshake, message, to: &output)
+        try wire.write(.handshake, message)
         established.serverTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.serverTrafficSecret)
-        records.writeProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
+        wire.records.writeProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
                                                        secret: established.serverTrafficSecret, sealing: true)
     }
 
@@ -208,9 +173,7 @@ public final class TLSServerConnection {
     func fail(_ error: TLSError) {
         if case .failed = state { return }
         state = .failed
-        if let alert = error.alert, !sentCloseNotify {
-            try? records.write(.alert, [AlertLevel.fatal.rawValue, alert.rawValue], to: &output)
-        }
+        wire.sendAlert(for: error)
         Self.log.info("TLS connection failed: \(error.reason)", "alert=\(error.alert.map { "\($0)" } ?? "none")")
         events.append(.failed(error))
     }

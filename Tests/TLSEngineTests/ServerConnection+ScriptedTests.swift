@@ -306,6 +306,20 @@ struct ServerConnectionScriptedTests {
         #expect(Self.failure(stubborn)?.alert == .illegalParameter)
     }
 
+    @Test func retriedHelloWithNewSessionIDIsIllegal() throws {
+        let client = ScriptedClient()
+        client.groups = [.secp384r1, .x25519]
+        client.shareGroups = [.secp384r1]
+        client.sessionID = [1, 2, 3]
+        let server = TLSServerConnection(configuration: ServerFixture.configuration())
+        _ = server.receive(ScriptedClient.plaintextRecord(.handshake, try client.clientHello()))
+        _ = server.takeOutput()
+        client.shareGroups = [.x25519]
+        client.sessionID = [4, 5, 6]
+        let events = server.receive(ScriptedClient.plaintextRecord(.handshake, try client.clientHello()))
+        #expect(Self.failure(events)?.alert == .illegalParameter)
+    }
+
     @Test func recordSizeLimitShrinksServerRecords() throws {
         let client = ScriptedClient()
         client.recordSizeLimit = 256

@@ -85,6 +85,9 @@ extension TLSServerConnection {
             guard shares.count == 1, shares[0].group == retry.group else {
                 throw TLSError(.illegalParameter, "second ClientHello lacks exactly one share for \(retry.group)")
             }
+            guard hello.legacySessionID == retry.legacySessionID else {
+                throw TLSError(.illegalParameter, "second ClientHello changes legacy_session_id")
+            }
             guard !extensions.contains(.earlyData) else {
                 throw TLSError(.illegalParameter, "second ClientHello offers early_data")
             }
@@ -153,7 +156,8 @@ extension TLSServerConnection {
         Self.log.debug("sent HelloRetryRequest", "group=\(selection.group) suite=\(selection.cipherSuite)")
         state = .expectRetriedClientHello(RetryContext(transcript: transcript, transcriptPrefix: messageHash + encoded,
                                                        cipherSuite: selection.cipherSuite,
-                                                       group: selection.group, sentCompatibilityCCS: sendsCCS))
+                                                       group: selection.group, sentCompatibilityCCS: sendsCCS,
+                                                       legacySessionID: selection.hello.legacySessionID))
     }
 
     // MARK: Server flight

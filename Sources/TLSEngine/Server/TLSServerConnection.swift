@@ -205,6 +205,8 @@ struct RetryContext {
     var cipherSuite: CipherSuite
     var group: NamedGroup
     var sentCompatibilityCCS: Bool
+    /// The first ClientHello's legacy_session_id, which the second must repeat.
+    var legacySessionID: [UInt8]
 }
 
 /// After the server's flight: what verifying the client Finished needs.

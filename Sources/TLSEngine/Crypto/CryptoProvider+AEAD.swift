@@ -48,64 +48,72 @@ public final class AEADContext {
 
     deinit { EVP_CIPHER_CTX_free(context) }
 
-    /// Encrypts `buffer[range]` in place and inserts the tag right after it.
+    /// Encrypts `buffer[plaintext]` in place and writes the tag into the
+    /// `tagLength` bytes that follow it, which the caller reserves.
+    /// `buffer[additionalData]` is authenticated, not encrypted; it must not
+    /// overlap the plaintext. No memory is allocated.
     ///
-    /// - Parameters:
-    ///   - nonce: `algorithm.nonceLength` bytes, never reused under this key.
-    ///   - additionalData: authenticated, not encrypted.
-    public func seal(nonce: [UInt8], additionalData: [UInt8], buffer: inout [UInt8], range: Range<Int>) {
+    /// - Parameter nonce: `algorithm.nonceLength` bytes, never reused under this key.
+    public func seal(nonce: [UInt8], buffer: inout [UInt8], additionalData: Range<Int>, plaintext: Range<Int>) {
         precondition(isSealing && nonce.count == algorithm.nonceLength)
-        var tag = [UInt8](repeating: 0, count: algorithm.tagLength)
+        precondition(plaintext.upperBound + algorithm.tagLength <= buffer.count, "no room reserved for the tag")
+        let tagLength = algorithm.tagLength
         let ok = buffer.withUnsafeMutableBufferPointer { bytes -> Bool in
+            // Safe: the preconditions above keep every range inside the buffer.
+            let base = bytes.baseAddress!
             guard EVP_CipherInit_ex2(context, nil, nil, nonce, 1, nil) == 1 else { return false }
             var outLength: Int32 = 0
             if !additionalData.isEmpty {
-                guard EVP_CipherUpdate(context, nil, &outLength, additionalData, Int32(additionalData.count)) == 1
-                else { return false }
+                guard EVP_CipherUpdate(context, nil, &outLength, base + additionalData.lowerBound,
+                                       Int32(additionalData.count)) == 1 else { return false }
             }
-            let start = bytes.baseAddress! + range.lowerBound
-            if !range.isEmpty {
-                guard EVP_CipherUpdate(context, start, &outLength, start, Int32(range.count)) == 1
+            let start = base + plaintext.lowerBound
+            if !plaintext.isEmpty {
+                guard EVP_CipherUpdate(context, start, &outLength, start, Int32(plaintext.count)) == 1
                 else { return false }
             }
             var finalLength: Int32 = 0
-            guard EVP_CipherFinal_ex(context, start + range.count, &finalLength) == 1 else { return false }
-            return EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, Int32(tag.count), &tag) == 1
+            guard EVP_CipherFinal_ex(context, start + plaintext.count, &finalLength) == 1 else { return false }
+            return EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, Int32(tagLength), start + plaintext.count) == 1
         }
         // With a valid key and nonce these calls fail only on allocation failure.
         precondition(ok, "AEAD seal failed")
-        buffer.insert(contentsOf: tag, at: range.upperBound)
     }
 
     /// Seals `plaintext` and returns ciphertext followed by the tag.
     public func seal(nonce: [UInt8], additionalData: [UInt8], plaintext: [UInt8]) -> [UInt8] {
-        var buffer = plaintext
-        seal(nonce: nonce, additionalData: additionalData, buffer: &buffer, range: 0..<buffer.count)
-        return buffer
+        var buffer = additionalData + plaintext + [UInt8](repeating: 0, count: algorithm.tagLength)
+        seal(nonce: nonce, buffer: &buffer, additionalData: 0..<additionalData.count,
+             plaintext: additionalData.count..<(additionalData.count + plaintext.count))
+        return Array(buffer[additionalData.count...])
     }
 
-    /// Authenticates and decrypts `buffer[range]` (ciphertext then tag) in place.
+    /// Authenticates and decrypts `buffer[ciphertext]` (ciphertext then tag)
+    /// in place; `buffer[additionalData]` is the authenticated header.
     ///
-    /// - Returns: the plaintext length, which starts at `range.lowerBound`; `nil`
-    ///   when the tag does not verify (the caller sends `bad_record_mac`). The
-    ///   buffer is left partly decrypted on failure and must be discarded.
-    public func open(nonce: [UInt8], additionalData: [UInt8], buffer: inout [UInt8], range: Range<Int>) -> Int? {
+    /// - Returns: the plaintext length, which starts at `ciphertext.lowerBound`;
+    ///   `nil` when the tag does not verify (the caller sends `bad_record_mac`).
+    ///   The buffer is left partly decrypted on failure and must be discarded.
+    public func open(nonce: [UInt8], buffer: inout [UInt8], additionalData: Range<Int>, ciphertext: Range<Int>) -> Int? {
         precondition(!isSealing && nonce.count == algorithm.nonceLength)
-        guard range.count >= algorithm.tagLength else { return nil }
-        let plaintextLength = range.count - algorithm.tagLength
+        guard ciphertext.count >= algorithm.tagLength else { return nil }
+        let plaintextLength = ciphertext.count - algorithm.tagLength
+        let tagLength = algorithm.tagLength
         let ok = buffer.withUnsafeMutableBufferPointer { bytes -> Bool in
+            // Safe: both ranges come from the caller's checked record boundaries.
+            let base = bytes.baseAddress!
             guard EVP_CipherInit_ex2(context, nil, nil, nonce, 0, nil) == 1 else { return false }
             var outLength: Int32 = 0
             if !additionalData.isEmpty {
-                guard EVP_CipherUpdate(context, nil, &outLength, additionalData, Int32(additionalData.count)) == 1
-                else { return false }
+                guard EVP_CipherUpdate(context, nil, &outLength, base + additionalData.lowerBound,
+                                       Int32(additionalData.count)) == 1 else { return false }
             }
-            let start = bytes.baseAddress! + range.lowerBound
+            let start = base + ciphertext.lowerBound
             if plaintextLength > 0 {
                 guard EVP_CipherUpdate(context, start, &outLength, start, Int32(plaintextLength)) == 1
                 else { return false }
             }
-            guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(algorithm.tagLength),
+            guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(tagLength),
                                       start + plaintextLength) == 1 else { return false }
             var finalLength: Int32 = 0
             return EVP_CipherFinal_ex(context, start + plaintextLength, &finalLength) == 1
@@ -116,10 +124,10 @@ public final class AEADContext {
 
     /// Opens `ciphertext` (tag included) and returns the plaintext, or `nil` on a bad tag.
     public func open(nonce: [UInt8], additionalData: [UInt8], ciphertext: [UInt8]) -> [UInt8]? {
-        var buffer = ciphertext
-        guard let length = open(nonce: nonce, additionalData: additionalData, buffer: &buffer,
-                                range: 0..<buffer.count) else { return nil }
-        return Array(buffer[0..<length])
+        var buffer = additionalData + ciphertext
+        guard let length = open(nonce: nonce, buffer: &buffer, additionalData: 0..<additionalData.count,
+                                ciphertext: additionalData.count..<buffer.count) else { return nil }
+        return Array(buffer[additionalData.count..<(additionalData.count + length)])
     }
 }
 

@@ -115,11 +115,12 @@ struct RecordLayer {
                 throw TLSError(.unexpectedMessage, "unprotected \(type) record after the key change")
             }
 
-            let additionalData = Array(inbound[start..<body.lowerBound])
             let nonceBefore = protection.sequenceNumber
             let nonce = try protection.nextNonce()
-            guard let plaintextLength = protection.aead.open(nonce: nonce, additionalData: additionalData,
-                                                             buffer: &inbound, range: body) else {
+            // The record header is the additional data (RFC 8446 §5.2).
+            guard let plaintextLength = protection.aead.open(nonce: nonce, buffer: &inbound,
+                                                             additionalData: start..<body.lowerBound,
+                                                             ciphertext: body) else {
                 if earlyDataSkipBudget > 0 {
                     // A rejected 0-RTT record: undo the sequence number and skip it.
                     protection.rewind(to: nonceBefore)
@@ -187,14 +188,16 @@ struct RecordLayer {
             }
             Self.writeHeader(.applicationData, length: innerLength + tagLength, to: &output)
             let headerStart = output.count - Self.headerLength
-            let additionalData = Array(output[headerStart...])
             let plaintextStart = output.count
             output.append(contentsOf: content[offset..<end])
             output.append(type.rawValue)
             output.append(contentsOf: repeatElement(0, count: innerLength - (end - offset + 1)))
+            let plaintextEnd = output.count
+            output.append(contentsOf: repeatElement(0, count: tagLength))
             let nonce = try protection.nextNonce()
-            protection.aead.seal(nonce: nonce, additionalData: additionalData, buffer: &output,
-                                 range: plaintextStart..<output.count)
+            // The record header is the additional data (RFC 8446 §5.2).
+            protection.aead.seal(nonce: nonce, buffer: &output, additionalData: headerStart..<plaintextStart,
+                                 plaintext: plaintextStart..<plaintextEnd)
             offset = end
         } while offset < content.count
     }

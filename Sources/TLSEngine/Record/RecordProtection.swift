@@ -2,11 +2,13 @@
 final class RecordProtection {
     let aead: AEADContext
     private let iv: [UInt8]
+    private var nonce: [UInt8]
     private(set) var sequenceNumber: UInt64 = 0
 
     init(provider: CryptoProvider, algorithm: AEADAlgorithm, key: [UInt8], iv: [UInt8], sealing: Bool) throws {
         aead = try provider.makeAEAD(algorithm, key: key, sealing: sealing)
         self.iv = iv
+        nonce = iv
     }
 
     /// Derives the key and IV from `secret` with `schedule`.
@@ -23,8 +25,12 @@ final class RecordProtection {
         guard sequenceNumber < UInt64.max else {
             throw TLSError(.internalError, "record sequence number exhausted")
         }
-        var nonce = iv
+        // Rewritten in place: the previous record's nonce is no longer referenced,
+        // so the array stays unique and no record allocates a nonce.
         let count = nonce.count
+        for i in 0..<count {
+            nonce[i] = iv[i]
+        }
         for i in 0..<8 {
             nonce[count - 1 - i] ^= UInt8((sequenceNumber >> (8 * UInt64(i))) & 0xFF)
         }

@@ -225,7 +225,7 @@ extension TLSServerConnection {
         if let limit = selection.clientRecordSizeLimit {
             // RFC 8449 §4: the limit counts the inner content type byte in TLS 1.3.
             wire.records.sendInnerPlaintextLimit = min(limit, RecordLayer.maxPlaintextLength + 1)
-            wire.records.receiveInnerPlaintextLimit = configuration.recordSizeLimit
+            wire.records.receiveInnerPlaintextLimit = announcedRecordSizeLimit
         }
 
         // EncryptedExtensions, Certificate, CertificateVerify, Finished: one flight.
@@ -277,6 +277,11 @@ extension TLSServerConnection {
                                                  clientAcceptsTickets: selection.offersPSKWithDHE))
     }
 
+    /// The configured record_size_limit, kept within 64...2^14+1 as RFC 8449 §4 requires for TLS 1.3.
+    var announcedRecordSizeLimit: Int {
+        min(max(configuration.recordSizeLimit, RecordLayer.minimumRecordSizeLimit), RecordLayer.maxPlaintextLength + 1)
+    }
+
     private func encryptedExtensions(_ selection: Selection) -> ExtensionList {
         var extensions = ExtensionList()
         if let protocolName = selection.applicationProtocol {
@@ -285,7 +290,7 @@ extension TLSServerConnection {
             extensions.append(.applicationLayerProtocolNegotiation, writer.bytes)
         }
         if selection.clientRecordSizeLimit != nil {
-            let limit = UInt16(configuration.recordSizeLimit)
+            let limit = UInt16(announcedRecordSizeLimit)
             extensions.append(.recordSizeLimit, [UInt8(limit >> 8), UInt8(limit & 0xFF)])
         }
         if selection.serverName != nil {

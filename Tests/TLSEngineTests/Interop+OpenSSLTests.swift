@@ -256,4 +256,22 @@ struct KernelServerIsolationTests {
         let good = try InteropOpenSSLTests.sClient(port: server.port, [])
         #expect(good.output.contains("hello from capnet"), "\(good.output)")
     }
+
+    @Test func silentConnectionTimesOut() throws {
+        let fixtures = try CertificateFixtures()
+        let vault = try KeyVault(storage: .memory, profile: .development)
+        let certified = try fixtures.certifiedKey(try fixtures.make(.ecdsaP256), vault: vault, id: "server")
+        let server = try RunningServer(configuration: TLSServerConfiguration(certificates: CertificateSource(certified)),
+                                       timeouts: .init(handshake: .milliseconds(300), idle: .seconds(60)))
+        defer { server.stop() }
+        // The client sends nothing; the server must close within a few poll intervals.
+        let script = """
+            import socket, time
+            s = socket.create_connection(("127.0.0.1", \(server.port)), timeout=10)
+            start = time.monotonic()
+            print("eof" if s.recv(100) == b"" else "data", round(time.monotonic() - start, 1))
+            """
+        let result = try PeerProcess.run("/usr/bin/env", ["python3", "-c", script])
+        #expect(result.output.hasPrefix("eof"), "\(result.output)")
+    }
 }

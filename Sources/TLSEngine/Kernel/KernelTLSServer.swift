@@ -20,12 +20,26 @@ public final class KernelTLSServer: @unchecked Sendable {
     /// How long one poll(2) call waits before checking for a stop request, in milliseconds.
     static let pollIntervalMilliseconds: Int32 = 200
 
+    /// Connection deadlines: a connection is closed when its handshake takes
+    /// longer than `handshake`, or when it stays silent for `idle` afterwards.
+    public struct Timeouts: Sendable {
+        public var handshake: Nanoseconds
+        public var idle: Nanoseconds
+
+        public init(handshake: Nanoseconds = .seconds(10), idle: Nanoseconds = .seconds(120)) {
+            self.handshake = handshake
+            self.idle = idle
+        }
+    }
+
     static let log = Logger(.tls)
 
     private let configuration: TLSServerConfiguration
     private let listener: Int32
     private let stopPipe: (read: Int32, write: Int32)
     private let handler: RequestHandler
+    private let timeouts: Timeouts
+    private let clock: any TimeSource
     /// The bound port, which the kernel picks when 0 was requested.
     public let port: UInt16
 
@@ -35,18 +49,24 @@ public final class KernelTLSServer: @unchecked Sendable {
         var pending: [UInt8] = []
         var request: [UInt8] = []
         var closeAfterFlush = false
+        /// When the connection was accepted, or last received bytes after its handshake.
+        var lastActivity: Instant
 
-        init(fd: Int32, tls: TLSServerConnection) {
+        init(fd: Int32, tls: TLSServerConnection, now: Instant) {
             self.fd = fd
             self.tls = tls
+            lastActivity = now
         }
     }
 
     /// Binds and listens on `address:port` (IPv4 dotted quad).
     public init(configuration: TLSServerConfiguration, address: String, port: UInt16,
+                timeouts: Timeouts = Timeouts(), clock: any TimeSource = MonotonicTimeSource(),
                 handler: @escaping RequestHandler = KernelTLSServer.minimalHTTPResponse) throws {
         self.configuration = configuration
         self.handler = handler
+        self.timeouts = timeouts
+        self.clock = clock
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw KernelSocketError("socket", errno) }
         var reuse: Int32 = 1
@@ -126,6 +146,7 @@ public final class KernelTLSServer: @unchecked Sendable {
                     clients[client.fd] = nil
                 }
             }
+            closeExpired(&clients)
         }
     }
 
@@ -141,7 +162,20 @@ public final class KernelTLSServer: @unchecked Sendable {
             }
             var noDelay: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
-            clients[fd] = Client(fd: fd, tls: TLSServerConnection(configuration: configuration))
+            clients[fd] = Client(fd: fd, tls: TLSServerConnection(configuration: configuration), now: clock.now())
+        }
+    }
+
+    /// Closes connections past their handshake or idle deadline.
+    private func closeExpired(_ clients: inout [Int32: Client]) {
+        let now = clock.now()
+        for client in clients.values {
+            let limit = client.tls.isEstablished ? timeouts.idle : timeouts.handshake
+            guard now - client.lastActivity >= limit else { continue }
+            Self.log.info("connection closed: \(client.tls.isEstablished ? "idle" : "handshake") timeout",
+                          "fd=\(client.fd) limit=\(limit)")
+            Glibc.close(client.fd)
+            clients[client.fd] = nil
         }
     }
 
@@ -160,6 +194,8 @@ public final class KernelTLSServer: @unchecked Sendable {
             client.closeAfterFlush = true
             return
         }
+        // The handshake deadline counts from the accept; only an established connection renews it.
+        if client.tls.isEstablished { client.lastActivity = clock.now() }
         let events = client.tls.receive(Array(buffer[0..<count]))
         for event in events {
             switch event {

@@ -55,8 +55,8 @@ final class RunningServer: @unchecked Sendable {
     let server: KernelTLSServer
     private let finished = DispatchSemaphore(value: 0)
 
-    init(configuration: TLSServerConfiguration) throws {
-        server = try KernelTLSServer(configuration: configuration, address: "127.0.0.1", port: 0)
+    init(configuration: TLSServerConfiguration, timeouts: KernelTLSServer.Timeouts = .init()) throws {
+        server = try KernelTLSServer(configuration: configuration, address: "127.0.0.1", port: 0, timeouts: timeouts)
         let server = self.server
         let finished = self.finished
         Thread.detachNewThread {

@@ -17,11 +17,11 @@ final class RecordProtection {
         try self.init(provider: schedule.provider, algorithm: algorithm, key: keys.key, iv: keys.iv, sealing: sealing)
     }
 
-    /// The per-record nonce: the 64-bit sequence number, left-padded to the IV
-    /// length, XORed with the IV (RFC 8446 §5.3); then advances the sequence number.
+    /// Returns the per-record nonce, the 64-bit sequence number left-padded to
+    /// the IV length and XORed with the IV (RFC 8446 §5.3), and advances the sequence number.
     func nextNonce() throws -> [UInt8] {
-        // RFC 8446 §5.3: the sequence number must not wrap; a connection this
-        // long must rekey first, which no peer comes close to.
+        // RFC 8446 §5.3: the sequence number must not wrap. A connection that
+        // reaches 2^64 - 1 records fails here, since the engine does not rekey on its own.
         guard sequenceNumber < UInt64.max else {
             throw TLSError(.internalError, "record sequence number exhausted")
         }

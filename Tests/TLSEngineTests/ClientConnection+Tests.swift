@@ -116,5 +116,16 @@ struct ClientConnectionTests {
         #expect(client.receive(server.takeOutput()) == [.keyUpdateReceived(updateRequested: true),
                                                         .applicationData(Array("world".utf8))])
         #expect(server.receive(client.takeOutput()) == [.keyUpdateReceived(updateRequested: false)])
+
+        try client.updateKeys(requestPeerUpdate: false)
+        try client.send(Array("again".utf8))
+        #expect(server.receive(client.takeOutput()) == [.keyUpdateReceived(updateRequested: false),
+                                                        .applicationData(Array("again".utf8))])
+        #expect(!server.hasOutput)
+
+        client.close()
+        #expect(server.receive(client.takeOutput()) == [.closeNotifyReceived])
+        server.close()
+        #expect(client.receive(server.takeOutput()) == [.closeNotifyReceived])
     }
 }

@@ -84,6 +84,23 @@ public final class TLSClientConnection {
         try wire.write(.applicationData, applicationData)
     }
 
+    /// Rotates the sending keys with a KeyUpdate (RFC 8446 §4.6.3), asking the
+    /// server to rotate its own when `requestPeerUpdate` is true.
+    public func updateKeys(requestPeerUpdate: Bool) throws {
+        guard case .connected(var established) = state, !wire.sentCloseNotify else {
+            throw TLSError(.closed, "cannot update keys: connection not established or closed")
+        }
+        try sendKeyUpdate(&established, request: requestPeerUpdate ? .updateRequested : .updateNotRequested)
+        state = .connected(established)
+    }
+
+    private func sendKeyUpdate(_ established: inout ClientEstablished, request: KeyUpdateRequest) throws {
+        try wire.write(.handshake, HandshakeHeader.encode(.keyUpdate, body: KeyUpdate(requestUpdate: request).encodeBody()))
+        established.clientTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.clientTrafficSecret)
+        wire.records.writeProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
+                                                            secret: established.clientTrafficSecret, sealing: true)
+    }
+
     /// Sends close_notify (RFC 8446 §6.1); no application data is sent after it.
     public func close() {
         if case .failed = state { return }
@@ -155,10 +172,7 @@ public final class TLSClientConnection {
                 wire.records.readProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
                                                               secret: established.serverTrafficSecret, sealing: false)
                 if update.requestUpdate == .updateRequested && !wire.sentCloseNotify {
-                    try wire.write(.handshake, HandshakeHeader.encode(.keyUpdate, body: [0]))
-                    established.clientTrafficSecret = established.schedule.nextApplicationTrafficSecret(established.clientTrafficSecret)
-                    wire.records.writeProtection = try RecordProtection(schedule: established.schedule, algorithm: established.aead,
-                                                                   secret: established.clientTrafficSecret, sealing: true)
+                    try sendKeyUpdate(&established, request: .updateNotRequested)
                 }
                 state = .connected(established)
                 events.append(.keyUpdateReceived(updateRequested: update.requestUpdate == .updateRequested))

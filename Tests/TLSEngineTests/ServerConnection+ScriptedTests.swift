@@ -49,6 +49,16 @@ struct ServerConnectionScriptedTests {
         }
     }
 
+    @Test func receiveFromRawBuffer() throws {
+        let client = ScriptedClient()
+        let server = TLSServerConnection(configuration: ServerFixture.configuration())
+        let hello = try client.clientHello()
+        let record = ScriptedClient.plaintextRecord(.handshake, hello)
+        let events = record.withUnsafeBytes { server.receive($0) }
+        #expect(events.isEmpty)
+        _ = try client.processServerFlight(server.takeOutput(), clientHello: hello)
+    }
+
     @Test func clientHelloAcrossRecords() throws {
         let client = ScriptedClient()
         let server = TLSServerConnection(configuration: ServerFixture.configuration())

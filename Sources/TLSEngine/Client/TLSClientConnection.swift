@@ -60,6 +60,17 @@ public final class TLSClientConnection {
     }
 
     public func receive(_ bytes: [UInt8]) -> [TLSEvent] {
+        receive(bytes: bytes)
+    }
+
+    /// Feeds bytes straight from a receive buffer (a socket's or a TCP
+    /// segment's) without an intermediate array; the bytes are copied once
+    /// into the record layer.
+    public func receive(_ bytes: UnsafeRawBufferPointer) -> [TLSEvent] {
+        receive(bytes: bytes)
+    }
+
+    private func receive<Bytes: Collection<UInt8>>(bytes: Bytes) -> [TLSEvent] {
         if case .failed = state { return [] }
         guard !wire.receivedCloseNotify else { return [] }
         wire.records.append(bytes)

@@ -38,6 +38,8 @@ public final class KernelTLSServer: @unchecked Sendable {
     private let listener: Int32
     private let stopPipe: (read: Int32, write: Int32)
     private let handler: RequestHandler
+    /// One read buffer for every socket: the loop reads one socket at a time.
+    private var readBuffer = [UInt8](repeating: 0, count: KernelTLSServer.readChunkLength)
     private let timeouts: Timeouts
     private let clock: any TimeSource
     /// The bound port, which the kernel picks when 0 was requested.
@@ -185,8 +187,7 @@ public final class KernelTLSServer: @unchecked Sendable {
     }
 
     private func readFrom(_ client: Client) {
-        var buffer = [UInt8](repeating: 0, count: Self.readChunkLength)
-        let count = Glibc.read(client.fd, &buffer, buffer.count)
+        let count = Glibc.read(client.fd, &readBuffer, readBuffer.count)
         if count < 0 && (errno == EAGAIN || errno == EINTR) { return }
         guard count > 0 else {
             // The peer closed TCP (or reset it): nothing more can be delivered.
@@ -196,7 +197,7 @@ public final class KernelTLSServer: @unchecked Sendable {
         }
         // The handshake deadline counts from the accept; only an established connection renews it.
         if client.tls.isEstablished { client.lastActivity = clock.now() }
-        let events = client.tls.receive(Array(buffer[0..<count]))
+        let events = readBuffer.withUnsafeBytes { client.tls.receive(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         for event in events {
             switch event {
             case .applicationData(let bytes):

@@ -52,7 +52,7 @@ struct RecordLayer {
         var wasProtected: Bool
     }
 
-    mutating func append(_ bytes: [UInt8]) {
+    mutating func append<Bytes: Collection<UInt8>>(_ bytes: Bytes) {
         if inboundStart > 0 && inboundStart >= inbound.count / 2 {
             inbound.removeSubrange(0..<inboundStart)
             inboundStart = 0

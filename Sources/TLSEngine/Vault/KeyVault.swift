@@ -48,8 +48,6 @@ public final class KeyVault: Sendable {
     public let profile: VaultProfile
     private let entries: Mutex<[String: Entry]>
 
-    /// The modulus size of generated RSA keys unless the caller gives one.
-    public static let defaultRSABits = 2048
     /// Key ids: letters, digits, '-', '_' and '.', so an id is always a safe file name.
     static let idCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 

@@ -41,6 +41,12 @@ let package = Package(
         .target(name: "HostSim", dependencies: ["CapnetBase", "NIC", "NetStack"],
                 path: "hostsim/HostSim", swiftSettings: common),
 
+        // libFuzzer target for the TLS server; CFuzzerDriver reaches
+        // libFuzzer's driver past SwiftPM's own main.
+        .target(name: "CFuzzerDriver"),
+        .executableTarget(name: "tls-fuzz", dependencies: ["CapnetBase", "TLSEngine", "CFuzzerDriver"],
+                          swiftSettings: common),
+
         .executableTarget(name: "capnet",
                           dependencies: ["CapnetBase", "NIC", "NetStack", "TLSEngine",
                                          "WebUI", "Acme"],

@@ -62,7 +62,8 @@ struct ServeConfiguration {
         Usage: capnet serve (--tap NAME | --virtio PCI_ADDRESS) --address CIDR [options]
 
         Runs the userspace network stack on a device until SIGINT or SIGTERM,
-        then flushes the capture and exits.
+        then flushes the capture and exits. For the TLS engine on a kernel
+        socket instead, see 'capnet serve --kernel-listen ADDRESS:PORT --help'.
 
         Options:
         """

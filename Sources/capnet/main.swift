@@ -21,6 +21,10 @@ func reportUsageError(_ error: Error) -> Int32 {
 }
 
 func runServeCommand(_ arguments: [String]) -> Int32 {
+    // The kernel-socket form runs the TLS engine without the userspace stack.
+    if arguments.contains(where: { $0 == "--kernel-listen" || $0.hasPrefix("--kernel-listen=") }) {
+        return runKernelServe(arguments: arguments)
+    }
     if arguments.contains("--help") {
         print(ServeConfiguration.usage)
         print(OptionParser.helpText(specs: ServeConfiguration.specs))

@@ -1,0 +1,66 @@
+import CLibCrypto
+
+/// Trusted root certificates, and chain verification through libcrypto's
+/// `X509_verify_cert` at a time the caller gives.
+public final class TrustStore: @unchecked Sendable {
+    private let store: OpaquePointer
+
+    /// Trusts every certificate in `pem`.
+    public init(pem: String) throws {
+        guard let store = X509_STORE_new() else { throw CryptoError("X509_STORE_new") }
+        self.store = store
+        let roots = try CertificateChain(pem: pem)
+        for der in roots.certificates {
+            guard let certificate = Self.parse(der) else { throw KeyVaultError.invalidKey("unreadable root certificate") }
+            defer { X509_free(certificate) }
+            guard X509_STORE_add_cert(store, certificate) == 1 else { throw CryptoError("X509_STORE_add_cert") }
+        }
+    }
+
+    deinit { X509_STORE_free(store) }
+
+    static func parse(_ der: [UInt8]) -> OpaquePointer? {
+        der.withUnsafeBufferPointer { buffer in
+            var pointer: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_X509(nil, &pointer, buffer.count)
+        }
+    }
+
+    /// Verifies `chain` (leaf first, DER) for `serverName`, a DNS name or an IP
+    /// literal, at `time` (seconds since the Unix epoch), and returns the leaf's public key.
+    public func verify(chain: [[UInt8]], serverName: String, time: Int64) throws -> PublicKey {
+        guard let leafDER = chain.first, let leaf = Self.parse(leafDER) else {
+            throw TLSError(.badCertificate, "server certificate does not parse")
+        }
+        defer { X509_free(leaf) }
+        guard let untrusted = capnet_x509_stack_new() else { throw TLSError(.internalError, "X509 stack allocation") }
+        defer { capnet_x509_stack_free(untrusted) }
+        for der in chain.dropFirst() {
+            guard let intermediate = Self.parse(der) else {
+                throw TLSError(.badCertificate, "intermediate certificate does not parse")
+            }
+            capnet_x509_stack_push(untrusted, intermediate)
+        }
+
+        let isAddress = serverName.contains(":") || serverName.allSatisfy { $0.isNumber || $0 == "." }
+        let code = isAddress
+            ? capnet_verify_server_certificate(store, leaf, untrusted, time, nil, serverName)
+            : capnet_verify_server_certificate(store, leaf, untrusted, time, serverName, nil)
+        guard code == X509_V_OK else {
+            let reason = String(cString: X509_verify_cert_error_string(Int(code)))
+            let kind: TLSError.Kind = switch code {
+            case X509_V_ERR_CERT_HAS_EXPIRED, X509_V_ERR_CERT_NOT_YET_VALID: .certificateExpired
+            case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+                 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT: .unknownCA
+            default: .badCertificate
+            }
+            throw TLSError(kind, "certificate for \(serverName) rejected: \(reason)")
+        }
+        guard let key = X509_get_pubkey(leaf) else { throw TLSError(.badCertificate, "leaf has no public key") }
+        do {
+            return PublicKey(key: try LibcryptoKey(taking: key))
+        } catch {
+            throw TLSError(.badCertificate, "leaf public key unsupported: \(error)")
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The TLSEngine module; its parts arrive with their issues.

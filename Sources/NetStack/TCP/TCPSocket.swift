@@ -1,0 +1,280 @@
+import CapnetBase
+
+/// What a socket is ready for.
+public struct TCPReadiness: OptionSet, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// `read` returns data, or the peer's FIN was reached (`isEndOfStream`).
+    public static let readable = TCPReadiness(rawValue: 1 << 0)
+    /// `write` accepts at least one byte.
+    public static let writable = TCPReadiness(rawValue: 1 << 1)
+    /// The handshake completed (ESTABLISHED or later).
+    public static let connected = TCPReadiness(rawValue: 1 << 2)
+    /// The connection ended with an error (`error` says which).
+    public static let failed = TCPReadiness(rawValue: 1 << 3)
+    /// The connection is CLOSED; the socket should be closed.
+    public static let closed = TCPReadiness(rawValue: 1 << 4)
+
+    public var description: String {
+        var names: [String] = []
+        if contains(.readable) { names.append("readable") }
+        if contains(.writable) { names.append("writable") }
+        if contains(.connected) { names.append("connected") }
+        if contains(.failed) { names.append("failed") }
+        if contains(.closed) { names.append("closed") }
+        return "[" + names.joined(separator: ",") + "]"
+    }
+}
+
+/// A snapshot of one connection for display and metrics.
+public struct TCPConnectionInfo: Sendable, CustomStringConvertible {
+    public var local: IPv4Endpoint
+    public var remote: IPv4Endpoint
+    public var state: TCPState
+    public var smoothedRTT: Nanoseconds?
+    public var rto: Nanoseconds
+    /// Congestion window and slow-start threshold in bytes (`Int.max` before the first loss).
+    public var congestionWindow: Int
+    public var slowStartThreshold: Int
+    public var sendWindow: Int
+    public var receiveWindow: Int
+    public var sendMSS: Int
+    public var bytesReceived: UInt64
+    public var bytesSent: UInt64
+    public var segmentsRetransmitted: UInt64
+    public var congestionControl: TCPCongestionControlAlgorithm
+
+    public var description: String {
+        let rtt = smoothedRTT.map { String(format: "%.1fms", $0.milliseconds) } ?? "-"
+        return "\(local) \(remote) \(state) rtt \(rtt) cwnd \(congestionWindow) in \(bytesReceived) out \(bytesSent)"
+    }
+}
+
+/// The right to accept connections on one port. Minted by `TCPLayer.listen`.
+public struct TCPListener {
+    let layer: TCPLayer
+    public let port: UInt16
+
+    init(layer: TCPLayer, port: UInt16) {
+        self.layer = layer
+        self.port = port
+    }
+
+    /// Takes the oldest completed connection, or nil.
+    public func accept() -> TCPSocket? { layer.accept(port: port) }
+
+    /// Completed connections waiting for `accept`.
+    public var pendingConnections: Int { layer.listeners[port]?.acceptQueue.count ?? 0 }
+
+    /// Stops listening; connections already accepted stay open, queued ones are reset.
+    public func close() { layer.closeListener(port: port) }
+}
+
+/// The right to use one connection. Minted by `TCPLayer.connect` and
+/// `TCPListener.accept`; it cannot name any other connection.
+public struct TCPSocket {
+    let layer: TCPLayer
+    let id: TCPConnectionID
+    public let local: IPv4Endpoint
+    public let remote: IPv4Endpoint
+
+    init(layer: TCPLayer, id: TCPConnectionID, local: IPv4Endpoint, remote: IPv4Endpoint) {
+        self.layer = layer
+        self.id = id
+        self.local = local
+        self.remote = remote
+    }
+
+    private func withConnection<R>(_ body: (inout TCPConnection) throws(TCPError) -> R) throws(TCPError) -> R {
+        guard layer.entries[id] != nil else { throw .invalidState(.closed) }
+        defer { layer.pendingTransmit.insert(id) }
+        return try body(&layer.entries[id]!.connection)  // checked just above
+    }
+
+    /// Copies received bytes into `buffer`; returns 0 when none are available
+    /// (see `isEndOfStream`). Throws the connection's error once data is drained.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(TCPError) -> Int {
+        try withConnection { connection throws(TCPError) in
+            let n = connection.read(into: buffer)
+            if n == 0, let error = connection.error, error != .aborted { throw error }
+            return n
+        }
+    }
+
+    /// Lends the received bytes in place as one or two pieces (the buffer
+    /// wraps); `body` returns how many bytes it consumed.
+    public func withReadableBytes(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Int) throws(TCPError) -> Int {
+        try withConnection { connection in connection.withReadableBytes(body) }
+    }
+
+    /// Queues bytes; returns how many fit in the send buffer (0 means wait
+    /// for `.writable`). Throws after shutdown or when the connection failed.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(TCPError) -> Int {
+        let budgetPointer = layer
+        return try withConnection { connection throws(TCPError) in
+            try connection.write(bytes, budget: &budgetPointer.environment.budget)
+        }
+    }
+
+    /// Sends FIN after the queued data (half-close, RFC 9293 §3.6); reading continues.
+    public func shutdown() {
+        _ = try? withConnection { connection in connection.shutdownWrite() }
+    }
+
+    /// Closes both directions and gives the connection back to the layer,
+    /// which finishes the close (FIN, TIME-WAIT) on its own. Unread data makes it a RST.
+    public func close() { layer.closeSocket(id) }
+
+    /// Resets the connection at once (RFC 9293 §3.10.5) and releases it.
+    public func abort() {
+        _ = try? withConnection { connection in connection.abort() }
+        layer.closeSocket(id)
+    }
+
+    /// Turns Nagle's algorithm off (true) or on (false, the default).
+    public func setNoDelay(_ noDelay: Bool) {
+        _ = try? withConnection { connection in connection.noDelay = noDelay }
+    }
+
+    /// Turns keepalive probes on or off (off by default, RFC 9293 §3.8.4).
+    public func setKeepalive(_ enabled: Bool, now: Instant) {
+        _ = try? withConnection { connection in
+            connection.keepaliveEnabled = enabled
+            connection.keepaliveDeadline = enabled ? now + connection.settings.keepaliveIdle : nil
+        }
+    }
+
+    public var state: TCPState { layer.entries[id]?.connection.state ?? .closed }
+    public var error: TCPError? { layer.entries[id]?.connection.error }
+    public var readableBytes: Int { layer.entries[id]?.connection.readableBytes ?? 0 }
+
+    /// The peer's FIN was received and every byte before it has been read.
+    public var isEndOfStream: Bool {
+        guard let connection = layer.entries[id]?.connection else { return true }
+        return connection.finReceived && connection.readableBytes == 0
+    }
+
+    public var readiness: TCPReadiness {
+        guard let connection = layer.entries[id]?.connection else { return [.closed] }
+        var result: TCPReadiness = []
+        if connection.readableBytes > 0 || connection.finReceived { result.insert(.readable) }
+        if connection.state.acceptsWrites && !connection.finQueued && connection.writableSpace > 0
+            && connection.state != .synSent && connection.state != .synReceived {
+            result.insert(.writable)
+        }
+        if connection.state.isSynchronized { result.insert(.connected) }
+        if connection.error != nil && connection.error != .aborted { result.insert([.failed, .readable]) }
+        if connection.state == .closed { result.insert(.closed) }
+        return result
+    }
+
+    public var info: TCPConnectionInfo? { layer.entries[id].map { TCPLayer.info(of: $0.connection) } }
+}
+
+extension TCPLayer {
+    // MARK: Minting capabilities
+
+    /// Opens `port` for passive opens. Bounds default to the configuration's.
+    public func listen(port: UInt16, synQueueLimit: Int? = nil, acceptBacklog: Int? = nil) throws(TCPError) -> TCPListener {
+        guard port != 0, listeners[port] == nil else { throw .addressInUse }
+        listeners[port] = TCPListenerState(port: port, synQueueLimit: synQueueLimit ?? configuration.synQueueLimit,
+                                           acceptBacklog: acceptBacklog ?? configuration.acceptBacklog)
+        return TCPListener(layer: self, port: port)
+    }
+
+    /// RFC 9293 §3.10.1 active OPEN to `remote`; the SYN goes out on the next poll.
+    /// `localPort` nil picks an ephemeral port (RFC 6056 algorithm 3).
+    public func connect(to remote: IPv4Endpoint, localPort: UInt16? = nil, now: Instant) throws(TCPError) -> TCPSocket {
+        guard entries.count < configuration.maximumConnections else { throw .resourceLimit }
+        let local: IPv4Endpoint
+        if let localPort {
+            local = IPv4Endpoint(address: configuration.localAddress, port: localPort)
+            guard table[TCPFourTuple(local: local, remote: remote)] == nil else { throw .addressInUse }
+        } else {
+            local = try chooseEphemeralEndpoint(remote: remote)
+        }
+        let tuple = TCPFourTuple(local: local, remote: remote)
+        guard let connection = TCPConnection.activeOpen(local: local, remote: remote, configuration: configuration,
+                                                        initialSendSequence: initialSequenceNumber(tuple: tuple, now: now),
+                                                        timestampOffset: timestampOffset(tuple: tuple), now: now,
+                                                        budget: &environment.budget) else {
+            throw .resourceLimit
+        }
+        environment.counters.activeOpens += 1
+        let id = insertConnection(connection, listenerPort: nil, socketOwned: true, inSynQueue: false)
+        pendingTransmit.insert(id)
+        return TCPSocket(layer: self, id: id, local: local, remote: remote)
+    }
+
+    /// RFC 6056 §3.3.3: a keyed offset per remote endpoint plus a counter.
+    private func chooseEphemeralEndpoint(remote: IPv4Endpoint) throws(TCPError) -> IPv4Endpoint {
+        let range = UInt32(Self.ephemeralPorts.count)
+        let probe = TCPFourTuple(local: IPv4Endpoint(address: configuration.localAddress, port: 0), remote: remote)
+        let offset = UInt32(truncatingIfNeeded: keyedHash(.ephemeralPort, tuple: probe))
+        for _ in 0..<range {
+            ephemeralCounter &+= 1
+            let port = Self.ephemeralPorts.lowerBound + UInt16((offset &+ ephemeralCounter) % range)
+            let local = IPv4Endpoint(address: configuration.localAddress, port: port)
+            if table[TCPFourTuple(local: local, remote: remote)] == nil && listeners[port] == nil { return local }
+        }
+        throw .addressInUse
+    }
+
+    func accept(port: UInt16) -> TCPSocket? {
+        guard var listener = listeners[port], !listener.acceptQueue.isEmpty else { return nil }
+        let id = listener.acceptQueue.removeFirst()
+        listeners[port] = listener
+        guard let entry = entries[id] else { return nil }
+        entries[id]?.socketOwned = true
+        entries[id]?.listenerPort = nil
+        return TCPSocket(layer: self, id: id, local: entry.connection.local, remote: entry.connection.remote)
+    }
+
+    func closeListener(port: UInt16) {
+        guard let listener = listeners.removeValue(forKey: port) else { return }
+        for id in listener.acceptQueue {
+            entries[id]?.listenerPort = nil
+            entries[id]?.connection.abort()
+            pendingTransmit.insert(id)
+        }
+        for (id, entry) in entries where entry.inSynQueue && entry.listenerPort == port {
+            entries[id]?.inSynQueue = false
+            entries[id]?.listenerPort = nil
+            entries[id]?.connection.abort()
+            pendingTransmit.insert(id)
+        }
+    }
+
+    func closeSocket(_ id: TCPConnectionID) {
+        guard entries[id] != nil else { return }
+        entries[id]?.socketOwned = false
+        entries[id]?.connection.close()
+        pendingTransmit.insert(id)
+        if entries[id]?.connection.state == .closed && entries[id]?.connection.resetPending == nil {
+            removeConnection(id)
+        }
+    }
+
+    /// Every connection, for display (`ss`-like listings).
+    public func connectionInfos() -> [TCPConnectionInfo] {
+        entries.values.map { Self.info(of: $0.connection) }
+    }
+
+    /// Listening ports with their queue lengths.
+    public func listenerInfos() -> [(port: UInt16, synQueue: Int, acceptQueue: Int)] {
+        listeners.values.map { ($0.port, $0.synQueueCount, $0.acceptQueue.count) }.sorted { $0.port < $1.port }
+    }
+
+    static func info(of connection: TCPConnection) -> TCPConnectionInfo {
+        TCPConnectionInfo(local: connection.local, remote: connection.remote, state: connection.state,
+                          smoothedRTT: connection.rtt.smoothedRTT, rto: connection.rtt.rto,
+                          congestionWindow: connection.congestion.congestionWindow,
+                          slowStartThreshold: connection.congestion.slowStartThreshold,
+                          sendWindow: connection.sendWindow,
+                          receiveWindow: max(connection.receiveAdvertisedEdge - connection.receiveNext, 0),
+                          sendMSS: connection.sendMSS, bytesReceived: connection.bytesReceived,
+                          bytesSent: connection.bytesSent, segmentsRetransmitted: connection.segmentsRetransmitted,
+                          congestionControl: connection.settings.congestionControl)
+    }
+}

@@ -86,16 +86,19 @@ public struct TCPSocket {
         self.remote = remote
     }
 
-    private func withConnection<R>(_ body: (inout TCPConnection) throws(TCPError) -> R) throws(TCPError) -> R {
+    /// Runs `body` on the connection; `changed` marks it for sending on the next poll.
+    private func withConnection<R>(changed: (R) -> Bool = { _ in true },
+                                   _ body: (inout TCPConnection) throws(TCPError) -> R) throws(TCPError) -> R {
         guard layer.entries[id] != nil else { throw .invalidState(.closed) }
-        defer { layer.pendingTransmit.insert(id) }
-        return try body(&layer.entries[id]!.connection)  // checked just above
+        let result = try body(&layer.entries[id]!.connection)  // checked just above
+        if changed(result) { layer.pendingTransmit.insert(id) }
+        return result
     }
 
     /// Copies received bytes into `buffer`; returns 0 when none are available
     /// (see `isEndOfStream`). Throws the connection's error once data is drained.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(TCPError) -> Int {
-        try withConnection { connection throws(TCPError) in
+        try withConnection(changed: { $0 > 0 }) { connection throws(TCPError) in
             let n = connection.read(into: buffer)
             if n == 0, let error = connection.error, error != .aborted { throw error }
             return n
@@ -105,14 +108,14 @@ public struct TCPSocket {
     /// Lends the received bytes in place as one or two pieces (the buffer
     /// wraps); `body` returns how many bytes it consumed.
     public func withReadableBytes(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Int) throws(TCPError) -> Int {
-        try withConnection { connection in connection.withReadableBytes(body) }
+        try withConnection(changed: { $0 > 0 }) { connection in connection.withReadableBytes(body) }
     }
 
     /// Queues bytes; returns how many fit in the send buffer (0 means wait
     /// for `.writable`). Throws after shutdown or when the connection failed.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(TCPError) -> Int {
         let budgetPointer = layer
-        return try withConnection { connection throws(TCPError) in
+        return try withConnection(changed: { $0 > 0 }) { connection throws(TCPError) in
             try connection.write(bytes, budget: &budgetPointer.environment.budget)
         }
     }

@@ -1,0 +1,78 @@
+import CapnetBase
+import HostSim
+import Testing
+@testable import NetStack
+
+/// Bulk transfers between two TCP layers over the simulated link.
+@Suite struct TCPTransferTests {
+    static let mebibyte = 1024 * 1024
+
+    @Test func cleanLinkTransfersIntact() {
+        let data = TCPTestSupport.bytes(count: 4 * Self.mebibyte, seed: 1)
+        let result = TCPTestSupport.transfer(data, seed: 1, impairments: TCPLinkImpairments(delay: .milliseconds(10)))
+        let completed = result.completed
+        let receivedCount = result.received.count
+        let digest = result.digest
+        let retransmitted = result.clientCounters.retransmittedSegments
+        #expect(completed)
+        #expect(receivedCount == data.count)
+        #expect(digest == TCPTestSupport.digest(data))
+        #expect(retransmitted == 0)
+    }
+}
+
+extension TCPTransferTests {
+    static let lossCases: [(Double, TCPCongestionControlAlgorithm, UInt64)] = [
+        (0.01, .cubic, 11), (0.05, .cubic, 12), (0.10, .cubic, 13),
+        (0.05, .newReno, 14), (0.10, .newReno, 15),
+    ]
+
+    @Test(arguments: lossCases)
+    func lossyLinkTransfersIntact(loss: Double, algorithm: TCPCongestionControlAlgorithm, seed: UInt64) {
+        let data = TCPTestSupport.bytes(count: 2 * Self.mebibyte, seed: seed)
+        let impairments = TCPLinkImpairments(loss: loss, delay: .milliseconds(10), bandwidth: 10_000_000)
+        let result = TCPTestSupport.transfer(data, seed: seed, impairments: impairments, congestionControl: algorithm,
+                                             timeLimit: .seconds(3600))
+        let completed = result.completed
+        let receivedCount = result.received.count
+        let digest = result.digest
+        let lost = result.datagramsLost
+        let retransmitted = result.clientCounters.retransmittedSegments
+        #expect(completed)
+        #expect(receivedCount == data.count)
+        #expect(digest == TCPTestSupport.digest(data))
+        #expect(lost > 0)
+        #expect(retransmitted > 0)
+    }
+
+    @Test func reorderingAndDuplicationTransferIntact() {
+        let data = TCPTestSupport.bytes(count: 3 * Self.mebibyte, seed: 21)
+        let impairments = TCPLinkImpairments(loss: 0.02, duplication: 0.05, reordering: 0.10,
+                                             delay: .milliseconds(20), bandwidth: 20_000_000)
+        let result = TCPTestSupport.transfer(data, seed: 21, impairments: impairments, timeLimit: .seconds(3600))
+        let completed = result.completed
+        let digest = result.digest
+        #expect(completed)
+        #expect(digest == TCPTestSupport.digest(data))
+    }
+
+    @Test func sameSeedSameRun() {
+        let data = TCPTestSupport.bytes(count: 512 * 1024, seed: 31)
+        let impairments = TCPLinkImpairments(loss: 0.05, duplication: 0.02, reordering: 0.05, delay: .milliseconds(5),
+                                             bandwidth: 5_000_000)
+        let first = TCPTestSupport.transfer(data, seed: 31, impairments: impairments)
+        let second = TCPTestSupport.transfer(data, seed: 31, impairments: impairments)
+        let third = TCPTestSupport.transfer(data, seed: 32, impairments: impairments)
+        let firstTime = first.virtualTime
+        let secondTime = second.virtualTime
+        let firstLost = first.datagramsLost
+        let secondLost = second.datagramsLost
+        let firstRetransmitted = first.clientCounters.retransmittedSegments
+        let secondRetransmitted = second.clientCounters.retransmittedSegments
+        let thirdTime = third.virtualTime
+        #expect(firstTime == secondTime)
+        #expect(firstLost == secondLost)
+        #expect(firstRetransmitted == secondRetransmitted)
+        #expect(thirdTime != firstTime)
+    }
+}

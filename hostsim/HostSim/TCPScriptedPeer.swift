@@ -75,8 +75,7 @@ public final class TCPScriptedPeer {
                           now: clock.now(), output: &output)
         }
         // Socket calls and immediate sends happen at the same instant.
-        pollDue()
-        return takeSent()
+        return pollDue()
     }
 
     /// Advances the clock by `span`, polling the layer at each deadline on the way.
@@ -98,17 +97,20 @@ public final class TCPScriptedPeer {
     /// Bound on polls in one `advance`, so a timer bug cannot hang a test.
     static let maximumPollsPerAdvance = 100_000
 
-    /// Polls the layer if it has work due now.
+    /// Polls the layer while it has work due now; returns and clears what it sent.
     @discardableResult
     public func pollDue() -> [CapturedSegment] {
         var steps = 0
-        while steps < 100, let due = layer.nextDeadline, due <= clock.now() {
+        while steps < Self.maximumPollsPerInstant, let due = layer.nextDeadline, due <= clock.now() {
             steps += 1
             var output = CaptureOutput(peer: self)
             layer.poll(now: clock.now(), output: &output)
         }
-        return sent
+        return takeSent()
     }
+
+    /// Bound on polls at one instant.
+    static let maximumPollsPerInstant = 100
 
     /// Returns and clears the captured segments.
     public func takeSent() -> [CapturedSegment] {

@@ -84,6 +84,14 @@ extension TCPConnection {
                                                                     payload: UnsafeRawBufferPointer, now: Instant,
                                                                     environment: inout TCPEnvironment,
                                                                     sink: inout Sink) {
+        var segment = segment
+        // Simultaneous open (RFC 9293 §3.5 Figure 8, line 6): the peer's SYN-ACK
+        // repeats the SYN already taken; its ACK completes the handshake.
+        if state == .synReceived && segment.flags.contains([.syn, .ack]) && segment.sequenceNumber == initialReceiveSequence
+            && segment.acknowledgmentNumber == sendMax {
+            segment.flags.remove(.syn)
+            segment.sequenceNumber = segment.sequenceNumber + Self.controlSequenceLength
+        }
         let flags = segment.flags
         let sequence = segment.sequenceNumber
         var segmentLength = payload.count + (flags.contains(.syn) ? 1 : 0) + (flags.contains(.fin) ? 1 : 0)

@@ -20,6 +20,8 @@ final class TCPScript {
     /// The latest TSval seen from the layer (echoed as TSecr).
     var layerTimestamp: UInt32 = 0
     var socket: TCPSocket?
+    /// When the peer last sent a segment.
+    var lastSendTime = Instant.zero
     var listener: TCPListener?
 
     static let peerAddress = IPv4Address(192, 0, 2, 2)
@@ -56,6 +58,7 @@ final class TCPScript {
     /// Sends a segment and records the layer's TSval from the replies.
     @discardableResult
     func send(_ header: TCPHeaderRepr, payload: [UInt8] = []) -> [CapturedSegment] {
+        lastSendTime = now
         let replies = peer.send(header, payload: payload)
         note(replies)
         return replies

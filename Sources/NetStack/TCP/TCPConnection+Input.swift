@@ -286,8 +286,8 @@ extension TCPConnection {
         if ack > sendUnacknowledged {
             acknowledge(upTo: ack, segment: segment, now: now, environment: &environment)
         } else if ack == sendUnacknowledged && payloadLength == 0 && !segment.flags.contains(.fin)
-                    && flightSize > 0 && !windowChanged {
-            // RFC 5681 §2 duplicate ACK (RFC 6675 counts any ACK with SACK info).
+                    && flightSize > 0 && !windowChanged && scaledWindow > 0 && persistDeadline == nil {
+            // RFC 5681 §2 duplicate ACK; answers to zero-window probes are not.
             onDuplicateAck(now: now, environment: &environment)
         }
 

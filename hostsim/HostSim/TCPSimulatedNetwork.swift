@@ -124,8 +124,12 @@ public final class TCPSimulatedNetwork {
     /// Runs the network until `condition` holds or `deadline` passes; returns
     /// whether the condition held. `tick` runs after every event so tests can
     /// drive sockets.
+    ///
+    /// With `step`, the clock never jumps further than that at once, so
+    /// `tick` also runs at least that often (for timers of the test's own).
     @discardableResult
-    public func run(until deadline: Instant, tick: () -> Void = {}, condition: () -> Bool = { false }) -> Bool {
+    public func run(until deadline: Instant, step: Nanoseconds? = nil, tick: () -> Void = {},
+                    condition: () -> Bool = { false }) -> Bool {
         var steps = 0
         while steps < maximumSteps {
             steps += 1
@@ -163,6 +167,7 @@ public final class TCPSimulatedNetwork {
             var next = deadline
             for datagram in inFlight where datagram.deliveryTime < next { next = datagram.deliveryTime }
             for host in hosts { if let due = host.nextDeadline, due < next { next = due } }
+            if let step, now + step < next { next = now + step }
             if next >= deadline && clock.now() >= deadline { return condition() }
             clock.advance(to: min(next, deadline))
             if clock.now() >= deadline && next >= deadline {
@@ -175,8 +180,9 @@ public final class TCPSimulatedNetwork {
 
     /// Runs for `span` of virtual time.
     @discardableResult
-    public func run(for span: Nanoseconds, tick: () -> Void = {}, condition: () -> Bool = { false }) -> Bool {
-        run(until: clock.now() + span, tick: tick, condition: condition)
+    public func run(for span: Nanoseconds, step: Nanoseconds? = nil, tick: () -> Void = {},
+                    condition: () -> Bool = { false }) -> Bool {
+        run(until: clock.now() + span, step: step, tick: tick, condition: condition)
     }
 
     private func nextDueDatagram(now: Instant) -> Int? {

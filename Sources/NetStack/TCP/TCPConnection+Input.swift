@@ -160,6 +160,10 @@ extension TCPConnection {
             zeroWindowData = true
         }
         if !acceptable {
+            if state == .timeWait && flags.contains(.fin) {
+                // RFC 9293 §3.10.7.4: a retransmitted FIN restarts the 2 MSL timeout.
+                timeWaitDeadline = now + settings.timeWaitDuration
+            }
             environment.counters.count(.outsideWindow)
             ackNow = true
             sendPendingAck(now: now, environment: &environment, sink: &sink)
@@ -328,7 +332,9 @@ extension TCPConnection {
     /// restarts the timer and grows the window or advances recovery.
     private mutating func acknowledge(upTo ack: TCPSeq, segment: TCPHeaderRepr, now: Instant,
                                       environment: inout TCPEnvironment) {
-        let ackedBytes = ack - sendUnacknowledged
+        // The SYN's sequence number is not data and does not grow the window.
+        let synAcknowledged = sendUnacknowledged == initialSendSequence ? Self.controlSequenceLength : 0
+        let ackedBytes = ack - sendUnacknowledged - synAcknowledged
         sendUnacknowledged = ack
         if sendNext < ack { sendNext = ack }
         let dataAcked = min(max(ack - sendBufferSequence, 0), sendBuffer.count)

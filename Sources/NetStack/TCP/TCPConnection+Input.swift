@@ -385,6 +385,7 @@ extension TCPConnection {
         // RFC 6582 §3.2 step 2: no second reduction for losses from the
         // window that an earlier recovery or RTO already answered.
         guard sendUnacknowledged >= recoveryPoint else { return }
+        environment.counters.fastRetransmits += 1
         inRecovery = true
         recoveryPoint = sendMax
         congestion.onCongestionEvent(flightSize: flightSize)

@@ -70,6 +70,7 @@ extension TCPConnection {
                 enterClosed(error: .timedOut)
                 return
             }
+            environment.counters.retransmissionTimeouts += 1
             congestion.onRetransmitTimeout(flightSize: flightSize)
             inRecovery = false
             recoveryPoint = sendMax

@@ -321,13 +321,18 @@ struct TCPConnection {
 
     /// The earliest timer.
     var nextDeadline: Instant? {
-        var earliest: Instant?
-        for deadline in [retransmitDeadline, persistDeadline, delayedAckDeadline, timeWaitDeadline,
-                         finWait2Deadline, keepaliveDeadline] {
-            if let deadline, earliest == nil || deadline < earliest! { earliest = deadline }  // checked for nil just before
-        }
         if ackNow || synPending || probePending || resetPending != nil || keepaliveProbePending { return .zero }
-        return earliest
+        var earliest = Self.earlier(retransmitDeadline, persistDeadline)
+        earliest = Self.earlier(earliest, delayedAckDeadline)
+        earliest = Self.earlier(earliest, timeWaitDeadline)
+        earliest = Self.earlier(earliest, finWait2Deadline)
+        return Self.earlier(earliest, keepaliveDeadline)
+    }
+
+    private static func earlier(_ a: Instant?, _ b: Instant?) -> Instant? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return min(a, b)
     }
 
     /// The TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s per tick) plus the offset.

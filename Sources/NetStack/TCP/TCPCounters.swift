@@ -120,6 +120,10 @@ public struct TCPCounters: Sendable {
     public var segmentsReceived: UInt64 = 0
     public var segmentsSent: UInt64 = 0
     public var retransmittedSegments: UInt64 = 0
+    /// Retransmission timer expiries on data (RFC 6298 §5.4), SYN timeouts excluded.
+    public var retransmissionTimeouts: UInt64 = 0
+    /// Entries into fast retransmit / fast recovery (RFC 5681 §3.2, RFC 6675 §5).
+    public var fastRetransmits: UInt64 = 0
     public var activeOpens: UInt64 = 0
     public var passiveOpens: UInt64 = 0
     public var synCookiesSent: UInt64 = 0

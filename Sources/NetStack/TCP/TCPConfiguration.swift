@@ -21,7 +21,7 @@ public protocol TCPKeyedHash {
 
 /// A keyed mixing function built from SplitMix64 finalizer rounds.
 ///
-/// NOTE: this is NOT a cryptographic primitive: an observer who sees enough
+/// NOTE: this is NOT a cryptographic primitive, and an observer of enough
 /// ISNs can recover the key. It exists so that tests and the simulator get
 /// reproducible, well-spread sequence numbers. Use a libcrypto-backed
 /// `TCPKeyedHash` for connections that face the Internet.
@@ -75,7 +75,7 @@ public struct TCPConfiguration {
 
     /// Maximum segment lifetime; TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2 suggests 2 minutes).
     public var maximumSegmentLifetime: Nanoseconds = .seconds(60)
-    /// RFC 6298 §2.4 says 1 s; Linux uses 200 ms.
+    /// RFC 6298 §2.4 sets 1 s; Linux uses 200 ms.
     public var minimumRTO: Nanoseconds = .seconds(1)
     /// RFC 6298 §2.5 allows an upper bound of at least 60 s.
     public var maximumRTO: Nanoseconds = .seconds(60)

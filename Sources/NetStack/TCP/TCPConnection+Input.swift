@@ -217,7 +217,8 @@ extension TCPConnection {
         if text.count > 0 {
             if state.acceptsData {
                 if socketClosed {
-                    // Nobody will read it: RFC 9293 §3.10.4 lets a closed socket abort.
+                    // The owner closed the socket and cannot read this data, so the
+                    // connection is aborted (RFC 9293 §3.10.4).
                     abort(reason: .dataAfterClose)
                     return
                 }
@@ -291,7 +292,7 @@ extension TCPConnection {
             acknowledge(upTo: ack, segment: segment, now: now, environment: &environment)
         } else if ack == sendUnacknowledged && payloadLength == 0 && !segment.flags.contains(.fin)
                     && flightSize > 0 && !windowChanged && scaledWindow > 0 && persistDeadline == nil {
-            // RFC 5681 §2 duplicate ACK; answers to zero-window probes are not.
+            // RFC 5681 §2 duplicate ACK. ACKs that reply to zero-window probes do not count.
             onDuplicateAck(now: now, environment: &environment)
         }
 
@@ -383,7 +384,7 @@ extension TCPConnection {
         guard duplicateAcks >= TCPSackScoreboard.duplicateThreshold || sackLoss else { return }
 
         // RFC 6582 §3.2 step 2: no second reduction for losses from the
-        // window that an earlier recovery or RTO already answered.
+        // window that an earlier recovery or RTO already handled.
         guard sendUnacknowledged >= recoveryPoint else { return }
         environment.counters.fastRetransmits += 1
         inRecovery = true

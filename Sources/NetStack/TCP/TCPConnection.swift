@@ -1,7 +1,7 @@
 import CapnetBase
 
-/// Where a connection sends the segments it builds. The TCP layer wraps an
-/// `IPv4Output`; tests collect segments in an array.
+/// The destination of the segments a connection builds. The TCP layer wraps
+/// an `IPv4Output`, and tests collect segments in an array.
 protocol TCPSegmentSink {
     /// Sends `header` followed by `first` then `second` (pieces of the send
     /// buffer). Returns false when the datagram was dropped locally.
@@ -335,7 +335,7 @@ struct TCPConnection {
         return min(a, b)
     }
 
-    /// The TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s per tick) plus the offset.
+    /// Returns the TSval clock: milliseconds (RFC 7323 §5.4 allows 1 ms to 1 s per tick) plus the offset.
     func timestampValue(now: Instant) -> UInt32 {
         UInt32(truncatingIfNeeded: now.nanoseconds / 1_000_000) &+ timestampOffset
     }

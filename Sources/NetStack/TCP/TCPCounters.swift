@@ -1,4 +1,6 @@
-/// Why the TCP layer discarded an incoming segment (or part of one). The
+import CapnetBase
+
+/// The reason the TCP layer discarded an incoming segment (or part of one). The
 /// `label` is stable and usable as a Prometheus label value.
 public enum TCPDropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// The header failed the checked view or option parsing.
@@ -6,7 +8,7 @@ public enum TCPDropReason: Int, CaseIterable, Sendable, CustomStringConvertible 
     case badChecksum
     /// Addressed to an IPv4 address other than the layer's.
     case wrongDestination
-    /// No connection and no listener; answered with RST unless it was a RST.
+    /// No connection and no listener. The layer replies with RST unless the segment was a RST.
     case noSocket
     /// RFC 9293 §3.10.7.4 first check: not acceptable for the receive window.
     case outsideWindow
@@ -78,7 +80,7 @@ public enum TCPDropReason: Int, CaseIterable, Sendable, CustomStringConvertible 
     public var description: String { label }
 }
 
-/// Why the TCP layer sent a RST.
+/// The reason the TCP layer sent a RST.
 public enum TCPResetReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// RFC 9293 §3.10.7.1: a segment for a connection that does not exist.
     case closedPort
@@ -137,6 +139,15 @@ public struct TCPCounters: Sendable {
     public subscript(drop reason: TCPDropReason) -> UInt64 { drops[reason.rawValue] }
     public subscript(reset reason: TCPResetReason) -> UInt64 { resetsSent[reason.rawValue] }
 
-    mutating func count(_ reason: TCPDropReason) { drops[reason.rawValue] += 1 }
-    mutating func count(_ reason: TCPResetReason) { resetsSent[reason.rawValue] += 1 }
+    static let log = Logger(.tcp)
+
+    mutating func count(_ reason: TCPDropReason) {
+        drops[reason.rawValue] += 1
+        Self.log.debug("dropped segment", "reason=\(reason.label)")
+    }
+
+    mutating func count(_ reason: TCPResetReason) {
+        resetsSent[reason.rawValue] += 1
+        Self.log.debug("sent RST", "reason=\(reason.label)")
+    }
 }

@@ -34,9 +34,9 @@ public struct TCPFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Why a TCP header could not be parsed.
+/// The reason a TCP header could not be parsed.
 public enum TCPWireError: Error, Hashable, Sendable {
-    /// Fewer than 20 bytes, or fewer than the data offset says.
+    /// Fewer than 20 bytes, or fewer than the data offset requires.
     case truncated
     /// A data offset below 5 words.
     case badDataOffset

@@ -49,8 +49,6 @@ public final class TCPLayer: IPv4TransportHandler {
     private var nextID: UInt64 = 1
     var ephemeralCounter: UInt32 = 0
 
-    static let log = Logger(.tcp)
-
     /// RFC 6335 §6: the dynamic port range used for active opens.
     static let ephemeralPorts: ClosedRange<UInt16> = 49152...65535
 

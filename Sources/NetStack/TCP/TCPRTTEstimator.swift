@@ -53,7 +53,7 @@ struct TCPRTTEstimator {
     }
 
     /// RFC 6298 §5.5: doubles the RTO after a timeout.
-    // NOTE: RFC 6298 §5.7 (RTO of 3 s for data after a SYN timeout) is not
-    // applied; the first RTT sample from the handshake replaces it anyway.
+    // NOTE: RFC 6298 §5.7 (an RTO of 3 s for data after a SYN timeout) is not
+    // applied. The first RTT sample from the handshake replaces the RTO anyway.
     mutating func backOff() { backoff += 1 }
 }

@@ -13,7 +13,7 @@ struct TCPSackScoreboard {
 
     var isEmpty: Bool { ranges.isEmpty }
 
-    /// Adds the valid blocks of an ACK (RFC 6675 §5 step 1) and forgets
+    /// Adds the valid blocks of an ACK (RFC 6675 §5 step 1) and drops
     /// everything below SND.UNA. Returns whether a block added SACKed data.
     @discardableResult
     mutating func update(blocks: [TCPSackBlock], sendUnacknowledged: TCPSeq, sendMax: TCPSeq) -> Bool {
@@ -65,7 +65,7 @@ struct TCPSackScoreboard {
         ranges.contains { sequence.isIn($0.left, $0.right) }
     }
 
-    /// The highest sequence number below which every un-SACKed byte counts as
+    /// Returns the highest sequence number below which every un-SACKed byte counts as
     /// lost under RFC 6675 §4 IsLost: DupThresh discontiguous ranges, or more
     /// than (DupThresh - 1) * SMSS bytes, SACKed above it. Nil when no byte is lost.
     func lossBoundary(mss: Int) -> TCPSeq? {

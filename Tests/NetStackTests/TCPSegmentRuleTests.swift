@@ -174,3 +174,62 @@ import Testing
         #expect(script.layer.counters.retransmittedSegments == 1)
     }
 }
+
+extension TCPSegmentRuleTests {
+    @Test func windowScaleAndSequenceWrap() {
+        // RFC 7323 §2.3: the peer's window field is shifted by its scale; RFC 9293 §3.4 wraps modulo 2^32.
+        let script = TCPScript(timestamps: false)
+        script.peerNext = TCPSeq(0xFFFF_FFC0)
+        let replies = script.send(script.segment(.syn, ack: TCPSeq(0), options: script.synOptions(windowScale: 7)))
+        let synAck = replies.first
+        #expect(synAck?.header.options.windowScale == 3)
+        script.peerNext = script.peerNext + 1
+        script.layerNext = (synAck?.header.sequenceNumber ?? TCPSeq(0)) + 1
+        // Window field 4 with shift 7 offers 512 bytes.
+        script.send(script.segment(.ack, window: 4))
+        script.socket = script.listener?.accept()
+        #expect(script.socket?.info?.sendWindow == 512)
+        let written = TCPTimerTests.write(script.socket, [UInt8](repeating: 5, count: 2000))
+        #expect(written == 2000)
+        // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): 512 bytes is under half the
+        // largest window seen (65535 in the SYN), so only the override timer sends it.
+        #expect(script.peer.pollDue().isEmpty)
+        let sent = script.advance(by: .seconds(1))
+        #expect(sent.map(\.payload.count).reduce(0, +) == 512)
+
+        // 200 bytes from the peer cross 2^32.
+        let data = TCPTestSupport.bytes(count: 200, seed: 8)
+        let ack = script.sendData(data, window: 4)
+        #expect(script.peerNext.rawValue < 0x100)
+        _ = ack
+        #expect(Self.read(script.socket) == data)
+    }
+
+    @Test func broadcastSourceIsDropped() {
+        // RFC 1122 §4.2.3.10: no connection from a broadcast or multicast address.
+        let script = TCPScript()
+        var output = TCPScriptedPeerSink()
+        let header = TCPHeaderRepr(sourcePort: 1, destinationPort: 80, sequenceNumber: TCPSeq(1), flags: .syn, window: 100)
+        var bytes = [UInt8](repeating: 0, count: header.headerLength)
+        bytes.withUnsafeMutableBytes {
+            header.emit(into: $0)
+            TCPHeaderRepr.fillChecksum(segment: $0, source: .broadcast, destination: TCPScript.layerAddress)
+        }
+        bytes.withUnsafeBytes {
+            script.layer.receive(source: .broadcast, destination: TCPScript.layerAddress, payload: $0,
+                                 now: script.now, output: &output)
+        }
+        #expect(output.datagrams == 0)
+        #expect(script.layer.counters[drop: .invalidSource] == 1)
+    }
+}
+
+/// An output that only counts datagrams.
+struct TCPScriptedPeerSink: IPv4Output {
+    var datagrams = 0
+    mutating func send(source: IPv4Address, destination: IPv4Address, protocolNumber: IPProtocol,
+                       payloadLength: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) -> Bool {
+        datagrams += 1
+        return true
+    }
+}

@@ -422,7 +422,9 @@ extension TCPConnection {
             if persistDeadline == nil {
                 persistDeadline = now + persistInterval
             }
-        } else if sendWindow > 0 && persistDeadline != nil {
+        } else if sendWindow > 0 && persistDeadline != nil && (flightSize > 0 || !waiting) {
+            // Data is moving again (or nothing waits): the persist timer ends. A small
+            // window with nothing in flight keeps it as the SWS override timer.
             persistDeadline = nil
             persistBackoff = 0
             if sendMax > sendUnacknowledged && retransmitDeadline == nil { retransmitDeadline = now + rtt.rto }

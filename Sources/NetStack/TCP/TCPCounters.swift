@@ -8,6 +8,8 @@ public enum TCPDropReason: Int, CaseIterable, Sendable, CustomStringConvertible 
     case badChecksum
     /// Addressed to an IPv4 address other than the layer's.
     case wrongDestination
+    /// From a broadcast, multicast or unspecified source (RFC 1122 §4.2.3.10).
+    case invalidSource
     /// No connection and no listener. The layer replies with RST unless the segment was a RST.
     case noSocket
     /// RFC 9293 §3.10.7.4 first check: not acceptable for the receive window.
@@ -54,6 +56,7 @@ public enum TCPDropReason: Int, CaseIterable, Sendable, CustomStringConvertible 
         case .malformed: "malformed"
         case .badChecksum: "bad_checksum"
         case .wrongDestination: "wrong_destination"
+        case .invalidSource: "invalid_source"
         case .noSocket: "no_socket"
         case .outsideWindow: "outside_window"
         case .pawsRejected: "paws_rejected"

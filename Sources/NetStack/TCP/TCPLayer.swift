@@ -70,6 +70,10 @@ public final class TCPLayer: IPv4TransportHandler {
             environment.counters.count(.wrongDestination)
             return
         }
+        guard !source.isMulticast, source != .broadcast, !source.isUnspecified else {
+            environment.counters.count(.invalidSource)
+            return
+        }
         let view: TCPHeaderView
         let header: TCPHeaderRepr
         do throws(TCPWireError) {

@@ -114,7 +114,10 @@ public struct TCPConfiguration {
     public static let defaultMSS = 536
 
     /// The MSS we announce: MTU minus the IPv4 and TCP fixed headers.
-    public var announcedMSS: Int { max(mtu - Self.ipAndTCPHeaderLength, Self.defaultMSS) }
+    public var announcedMSS: Int { max(mtu - Self.ipAndTCPHeaderLength, Self.minimumMSS) }
+
+    /// A floor for tiny or mistaken MTUs (RFC 791's 68-byte minimum MTU leaves 28).
+    static let minimumMSS = 64
 
     /// The window scale shift that lets the receive buffer be advertised (RFC 7323 §2.3).
     var receiveWindowShift: UInt8 {

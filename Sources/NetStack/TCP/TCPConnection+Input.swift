@@ -188,6 +188,10 @@ extension TCPConnection {
         }
         if state == .closed { return }
 
+        // Sixth: the URG bit.
+        // NOTE: urgent data is not supported; the urgent pointer is ignored and
+        // urgent bytes are delivered in line with the rest of the stream.
+
         // Seventh: segment text, trimmed to the window.
         var textSequence = sequence
         var text = payload
@@ -239,10 +243,9 @@ extension TCPConnection {
     private mutating func resetByPeer(environment: inout TCPEnvironment) {
         environment.counters.connectionsReset += 1
         switch state {
-        case .synReceived where !isActiveOpen:
-            // Passive open: the layer drops the embryonic connection (the listener stays).
-            enterClosed(error: .connectionRefused)
         case .synReceived:
+            // A passive open's embryonic connection is dropped and its listener stays
+            // (RFC 9293 "return to LISTEN"); an active open reports the refusal.
             enterClosed(error: .connectionRefused)
         case .closing, .lastAck, .timeWait:
             enterClosed(error: nil)

@@ -60,6 +60,8 @@ struct TCPConnectionSettings {
     var initialRTO: Nanoseconds
     var maximumRTO: Nanoseconds
 
+    static let maximumDelayedAck = Nanoseconds.milliseconds(500)
+
     init(_ configuration: TCPConfiguration) {
         announcedMSS = configuration.announcedMSS
         receiveBufferSize = configuration.receiveBufferSize
@@ -73,7 +75,8 @@ struct TCPConnectionSettings {
         timeWaitDuration = configuration.maximumSegmentLifetime * 2
         synRetries = configuration.synRetries
         dataRetries = configuration.dataRetries
-        delayedAckTimeout = configuration.delayedAckTimeout
+        // RFC 9293 §3.8.6.3: an ACK MUST NOT be delayed by more than 0.5 s.
+        delayedAckTimeout = min(configuration.delayedAckTimeout, Self.maximumDelayedAck)
         keepaliveIdle = configuration.keepaliveIdle
         keepaliveInterval = configuration.keepaliveInterval
         keepaliveProbes = configuration.keepaliveProbes

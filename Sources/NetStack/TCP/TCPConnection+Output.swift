@@ -233,7 +233,9 @@ extension TCPConnection {
             let finNow = finQueued && sendNext <= dataEnd && sendNext + length == dataEnd
             if length == 0 && !finNow { break }
 
-            if length > 0 && length < payloadLimit {
+            // Nagle and SWS avoidance apply to new data only. Data sent before (going
+            // back after an RTO) leaves at once, or a lost window update would stall it.
+            if length > 0 && length < payloadLimit && sendNext >= sendMax {
                 let windowLimited = length < available
                 if windowLimited && length < maximumSendWindow / 2 {
                     // Sender SWS avoidance: wait for more window; the persist timer overrides.

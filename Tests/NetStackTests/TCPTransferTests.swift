@@ -105,3 +105,54 @@ extension TCPTransferTests {
         #expect(failures.isEmpty)
     }
 }
+
+extension TCPTransferTests {
+    /// Data both ways through the echo service over many seeds. Seeds 203,
+    /// 218 and 223 once deadlocked: both sides had gone back after an RTO and
+    /// sent ACKs with the old SND.NXT, which each peer discarded as out of window.
+    @Test func bidirectionalEchoSoak() {
+        var failures: [UInt64] = []
+        for seed in UInt64(200)..<UInt64(230) {
+            let impairments = TCPLinkImpairments(loss: 0.02 + Double(seed % 4) * 0.03, duplication: 0.02,
+                                                 reordering: 0.1, delay: .milliseconds(Int64(1 + seed % 20)),
+                                                 bandwidth: Int(seed % 3) * 3_000_000)
+            let network = TCPSimulatedNetwork(seed: seed, impairments: impairments)
+            var serverConfiguration = TCPTestSupport.configuration(address: TCPTestSupport.serverAddress,
+                                                                   congestionControl: seed % 2 == 0 ? .cubic : .newReno)
+            var clientConfiguration = TCPTestSupport.configuration(address: TCPTestSupport.clientAddress)
+            serverConfiguration.receiveBufferSize = seed % 3 == 0 ? 6000 : 65536
+            clientConfiguration.receiveBufferSize = seed % 4 == 0 ? 5000 : 65536
+            serverConfiguration.enableSack = seed % 5 != 0
+            clientConfiguration.enableTimestamps = seed % 7 != 0
+            serverConfiguration.minimumRTO = .milliseconds(200)
+            clientConfiguration.minimumRTO = .milliseconds(200)
+            let server = TCPLayer(configuration: serverConfiguration)
+            let client = TCPLayer(configuration: clientConfiguration)
+            network.addHost(server)
+            network.addHost(client)
+            let echo = TCPEchoService(listener: try! server.listen(port: 7))  // fresh layer
+            let socket = try! client.connect(to: IPv4Endpoint(address: TCPTestSupport.serverAddress, port: 7),
+                                             now: network.clock.now())  // fresh layer
+            let payload = TCPTestSupport.bytes(count: 150_000, seed: seed)
+            var written = 0
+            var echoed: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 8192)
+            let done = network.run(for: .seconds(3600), tick: {
+                echo.poll()
+                if written < payload.count && socket.readiness.contains(.writable) {
+                    written += payload.withUnsafeBytes {
+                        (try? socket.write(UnsafeRawBufferPointer(rebasing: $0[written...]))) ?? 0
+                    }
+                    if written == payload.count { socket.shutdown() }
+                }
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { (try? socket.read(into: $0)) ?? 0 }
+                    if n == 0 { break }
+                    echoed.append(contentsOf: buffer[0..<n])
+                }
+            }, condition: { socket.isEndOfStream })
+            if !done || echoed != payload { failures.append(seed) }
+        }
+        #expect(failures.isEmpty)
+    }
+}

@@ -87,7 +87,7 @@ extension TCPConnection {
     mutating func transmit<Sink: TCPSegmentSink>(now: Instant, environment: inout TCPEnvironment, sink: inout Sink) {
         if let reason = resetPending {
             resetPending = nil
-            let header = TCPHeaderRepr(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: sendNext,
+            let header = TCPHeaderRepr(sourcePort: local.port, destinationPort: remote.port, sequenceNumber: sendMax,
                                        acknowledgmentNumber: receiveNext, flags: [.rst, .ack], window: 0)
             emit(header, environment: &environment, sink: &sink)
             environment.counters.count(reason)
@@ -123,7 +123,10 @@ extension TCPConnection {
     /// Sends a pure ACK if one is owed.
     mutating func sendPendingAck<Sink: TCPSegmentSink>(now: Instant, environment: inout TCPEnvironment, sink: inout Sink) {
         guard ackNow, state != .closed, state != .synSent else { return }
-        let header = makeHeader(flags: .ack, sequence: sendNext, now: now, environment: &environment)
+        // SND.MAX, not SND.NXT: after an RTO SND.NXT falls back, and an ACK carrying
+        // that old number would fail the peer's sequence check (so its ACK field would
+        // be ignored), which can deadlock two sides that both went back.
+        let header = makeHeader(flags: .ack, sequence: sendMax, now: now, environment: &environment)
         emit(header, environment: &environment, sink: &sink)
     }
 

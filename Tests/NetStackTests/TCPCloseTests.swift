@@ -129,3 +129,21 @@ import Testing
         #expect(script.socket?.error == .timedOut)
     }
 }
+
+extension TCPCloseTests {
+    @Test func timeWaitReleasesBufferMemory() {
+        let script = TCPScript(timestamps: false)
+        script.handshake()
+        #expect(script.layer.memoryBudget.inUse > 0)
+        script.socket?.close()
+        script.peer.pollDue()
+        script.layerNext = script.layerNext + 1
+        script.send(script.segment(.ack))
+        script.sendData([], flags: [.ack, .fin])
+        #expect(script.layer.entries.values.first?.connection.state == .timeWait)
+        #expect(script.layer.memoryBudget.inUse == 0)
+        // A retransmitted FIN is still answered.
+        let again = script.send(script.segment([.ack, .fin], seq: script.peerNext - 1))
+        #expect(again.first?.header.acknowledgmentNumber == script.peerNext)
+    }
+}

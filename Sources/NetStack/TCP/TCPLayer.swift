@@ -191,6 +191,11 @@ public final class TCPLayer: IPv4TransportHandler {
             }
         }
 
+        if state == .timeWait && !entry.socketOwned && entry.connection.receiveBuffer.capacity > 0 {
+            // Nothing is left to send or read: TIME-WAIT keeps only the sequence numbers.
+            entries[id]?.connection.releaseBuffers(budget: &environment.budget)
+        }
+
         if state == .closed {
             let tuple = TCPFourTuple(local: entry.connection.local, remote: entry.connection.remote)
             if table[tuple] == id { table[tuple] = nil }

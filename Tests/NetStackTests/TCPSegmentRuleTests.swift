@@ -233,3 +233,34 @@ struct TCPScriptedPeerSink: IPv4Output {
         return true
     }
 }
+
+extension TCPSegmentRuleTests {
+    @Test func newRenoRetransmitsOnPartialAck() {
+        // RFC 5681 §3.2: the third duplicate ACK retransmits SND.UNA.
+        // RFC 6582 §3.2 step 5: a partial ACK retransmits the next hole at once.
+        let script = TCPScript(timestamps: false) { $0.congestionControl = .newReno }
+        script.handshake(options: script.synOptions(sack: false))
+        let socket = script.socket!  // handshake succeeded
+        let segment = 1460
+        let data = [UInt8](repeating: 0x33, count: 10 * segment)
+        _ = data.withUnsafeBytes { try? socket.write($0) }
+        let flight = script.peer.pollDue()
+        #expect(flight.count == 10)
+        let start = script.layerNext
+
+        // Segments 0 and 4 are lost; segments 1, 2 and 3 each bring a duplicate ACK.
+        var fastRetransmit: [CapturedSegment] = []
+        for _ in 0..<3 { fastRetransmit += script.send(script.segment(.ack, ack: start)) }
+        #expect(fastRetransmit.first?.header.sequenceNumber == start)
+        #expect(script.layer.counters.fastRetransmits == 1)
+        let info = socket.info
+        // ssthresh = FlightSize / 2 = 5 segments (RFC 5681 §3.2 step 2).
+        #expect(info?.slowStartThreshold == 5 * segment)
+
+        // The retransmission fills hole 0: the ACK covers segments 0 to 3 only.
+        let partial = script.send(script.segment(.ack, ack: start + 4 * segment))
+        #expect(partial.first?.header.sequenceNumber == start + 4 * segment)
+        #expect(partial.first?.payload.count == segment)
+        #expect(script.layer.counters.retransmissionTimeouts == 0)
+    }
+}

@@ -15,6 +15,7 @@ extension TCPLayer {
     static let cookieSlotShift: UInt32 = 27
     static let cookieMSSShift: UInt32 = 24
     static let cookieHashMask: UInt32 = 0x00FF_FFFF
+    static let cookieMSSMask: UInt32 = 0x7
     /// Low TSval bits that carry the peer's options in a cookie SYN-ACK:
     /// window scale (4 bits, 15 = none) and SACK-permitted (1 bit).
     static let cookieTimestampMask: UInt32 = 0x1F
@@ -143,7 +144,7 @@ extension TCPLayer {
         }
 
         // Rebuild the SYN the peer sent from what the cookie kept.
-        let mssIndex = Int(cookie >> Self.cookieMSSShift & 0x7)
+        let mssIndex = Int(cookie >> Self.cookieMSSShift & Self.cookieMSSMask)
         var options = TCPOptions(maximumSegmentSize: Self.cookieMSSTable[mssIndex])
         if let timestamps = header.options.timestamps, configuration.enableTimestamps {
             let encoded = timestamps.echoReply & Self.cookieTimestampMask

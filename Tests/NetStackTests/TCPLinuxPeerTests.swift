@@ -8,7 +8,7 @@ import Testing
 
 /// The TCP layer against the Linux kernel's TCP as the peer. A TUN device
 /// carries raw IPv4 between this process and a network namespace the test
-/// creates; a tiny IPv4 shim here stands in for the Interface. Needs root
+/// creates; a tiny IPv4 shim here takes the place of the Interface. Needs root
 /// and /dev/net/tun; without them the suite is skipped with the reason.
 @Suite(.serialized, .enabled(if: TCPLinuxPeer.isAvailable, "needs root, /dev/net/tun and ip(8)"))
 struct TCPLinuxPeerTests {
@@ -135,7 +135,7 @@ final class TCPLinuxPeer {
     /// linux/if_tun.h: TUNSETIFF = _IOW('T', 202, int); IFF_TUN and IFF_NO_PI flags.
     static let tunSetInterface: UInt = 0x4004_54CA
     static let tunFlags: Int16 = 0x0001 | 0x1000
-    /// Longest a test may run; the peer scripts time out earlier.
+    /// The maximum time a test may run. The peer scripts time out earlier.
     static let timeLimit = Nanoseconds.seconds(60)
     static let ipv4HeaderLength = 20
 
@@ -258,7 +258,7 @@ final class TCPLinuxPeer {
         return (process.terminationStatus, text)
     }
 
-    /// The IPv4 shim: checks the header and hands TCP payloads to the layer.
+    /// Checks an IPv4 header and hands the TCP payload to the layer (the shim's receive side).
     private func deliver(_ datagram: UnsafeRawBufferPointer, output: inout TunOutput) {
         guard datagram.count >= Self.ipv4HeaderLength, datagram[0] >> 4 == 4 else { return }
         if random.chance(lossRate) {

@@ -90,8 +90,8 @@ extension TCPLayer {
             & Self.cookieHashMask
     }
 
-    /// Replies to a SYN without keeping state: the ISN encodes the time slot, the
-    /// MSS and a keyed hash; the TSval's low bits encode window scale and SACK.
+    /// Replies to a SYN without keeping state. The ISN encodes the time slot, the
+    /// MSS and a keyed hash, and the TSval's low bits encode window scale and SACK.
     func sendCookieSynAck<Sink: TCPSegmentSink>(_ syn: TCPHeaderRepr, tuple: TCPFourTuple, now: Instant, sink: inout Sink) {
         let peerMSS = syn.options.maximumSegmentSize ?? UInt16(TCPConfiguration.defaultMSS)
         let mss = min(Int(peerMSS), configuration.announcedMSS)

@@ -85,7 +85,7 @@ extension TCPLayer {
         }
     }
 
-    /// Every connection, for display (`ss`-like listings).
+    /// Returns a snapshot of every connection, for display (`ss`-like listings).
     public func connectionInfos() -> [TCPConnectionInfo] {
         entries.values.map { Self.info(of: $0.connection) }
     }

@@ -1,6 +1,6 @@
 import CapnetBase
 
-/// What a socket is ready for.
+/// The operations a socket is ready for.
 public struct TCPReadiness: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -11,7 +11,7 @@ public struct TCPReadiness: OptionSet, Hashable, Sendable, CustomStringConvertib
     public static let writable = TCPReadiness(rawValue: 1 << 1)
     /// The handshake completed (ESTABLISHED or later).
     public static let connected = TCPReadiness(rawValue: 1 << 2)
-    /// The connection ended with an error (`error` says which).
+    /// The connection ended with an error (`error` names it).
     public static let failed = TCPReadiness(rawValue: 1 << 3)
     /// The connection is CLOSED; the socket should be closed.
     public static let closed = TCPReadiness(rawValue: 1 << 4)

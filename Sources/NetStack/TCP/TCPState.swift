@@ -45,9 +45,9 @@ public enum TCPState: Int, CaseIterable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Why a connection ended or an operation failed, as seen by the socket owner.
+/// The reason a connection ended or an operation failed, as seen by the socket owner.
 public enum TCPError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// A RST answered our SYN (RFC 9293 §3.10.7.3).
+    /// A RST arrived in reply to our SYN (RFC 9293 §3.10.7.3).
     case connectionRefused
     /// A RST arrived on a synchronized connection.
     case connectionReset

@@ -43,6 +43,43 @@ struct TCPLinuxPeerTests {
         #expect(peer.layer.counters[drop: .malformed] == 0)
     }
 
+    @Test func kernelClientOnSynCookie() throws {
+        // With no SYN queue every handshake completes on a cookie (RFC 4987 §3.6);
+        // the kernel's window scale and SACK must survive in the TSval bits.
+        let peer = try TCPLinuxPeer { $0.synQueueLimit = 0 }
+        defer { peer.tearDown() }
+        let echo = TCPEchoService(listener: try peer.layer.listen(port: 7))
+        let script = """
+        import socket, random
+        data = random.Random(5).randbytes(300000)
+        s = socket.create_connection(("\(TCPLinuxPeer.stackAddress)", 7), timeout=20)
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        received = bytearray()
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        print("OK" if bytes(received) == data else "MISMATCH %d" % len(received))
+        """
+        var negotiated: (scale: Bool, sack: Bool, timestamps: Bool)?
+        let result = try peer.run(python: script, tick: {
+            echo.poll()
+            if negotiated == nil, let connection = peer.layer.entries.values.first?.connection,
+               connection.state == .established {
+                negotiated = (connection.windowScalingEnabled, connection.sackEnabled, connection.timestampsEnabled)
+            }
+        })
+        #expect(result.status == 0)
+        #expect(result.output.hasPrefix("OK"), "kernel client output: \(result.output)")
+        #expect(peer.layer.counters.synCookiesSent == 1)
+        #expect(peer.layer.counters.synCookiesValidated == 1)
+        #expect(negotiated?.scale == true)
+        #expect(negotiated?.sack == true)
+        #expect(negotiated?.timestamps == true)
+    }
+
     @Test func kernelClientOverLossyLink() throws {
         // The shim drops 5% of datagrams in each direction (netem is not available on every
         // kernel), so both the kernel and the layer must recover with SACK and timers.
@@ -159,7 +196,7 @@ final class TCPLinuxPeer {
     var droppedOutgoing: Int { outputDrops.count }
     private let outputDrops = DropCounter()
 
-    init(lossRate: Double = 0) throws {
+    init(lossRate: Double = 0, adjust: (inout TCPConfiguration) -> Void = { _ in }) throws {
         self.lossRate = lossRate
         Self.counter += 1
         let tag = "\(getpid() % 100_000)x\(Self.counter)"
@@ -182,6 +219,7 @@ final class TCPLinuxPeer {
         var configuration = TCPConfiguration(localAddress: Self.stackAddress, mtu: 1500,
                                              isnHash: TCPTestMixingHash(key: 0x11))
         configuration.minimumRTO = .milliseconds(200)
+        adjust(&configuration)
         layer = TCPLayer(configuration: configuration)
 
         try Self.shell(["/usr/sbin/ip", "netns", "add", namespace])

@@ -148,3 +148,37 @@ extension TCPCloseTests {
         #expect(again.first?.header.acknowledgmentNumber == script.peerNext)
     }
 }
+
+extension TCPCloseTests {
+    @Test func newSynReopensTimeWaitConnection() {
+        // RFC 9293 §3.6.1 / RFC 6191: a SYN beyond the old RCV.NXT may start a new
+        // incarnation while the old one is in TIME-WAIT.
+        let script = TCPScript(timestamps: false)
+        script.handshake()
+        script.socket?.close()
+        script.peer.pollDue()
+        script.layerNext = script.layerNext + 1
+        script.send(script.segment(.ack))
+        script.sendData([], flags: [.ack, .fin])
+        #expect(script.layer.entries.values.first?.connection.state == .timeWait)
+
+        let replies = script.send(script.segment(.syn, seq: script.peerNext + 100_000, ack: TCPSeq(0),
+                                                 options: script.synOptions()))
+        let synAck = replies.first?.header
+        #expect(synAck?.flags == [.syn, .ack])
+        #expect(synAck?.acknowledgmentNumber == script.peerNext + 100_001)
+        #expect(script.layer.entries.values.first?.connection.state == .synReceived)
+
+        // An old SYN (below RCV.NXT) does not; it gets a challenge ACK instead.
+        let other = TCPScript(timestamps: false)
+        other.handshake()
+        other.socket?.close()
+        other.peer.pollDue()
+        other.layerNext = other.layerNext + 1
+        other.send(other.segment(.ack))
+        other.sendData([], flags: [.ack, .fin])
+        let old = other.send(other.segment(.syn, seq: other.peerNext - 10, ack: TCPSeq(0), options: other.synOptions()))
+        #expect(old.first?.header.flags == .ack)
+        #expect(other.layer.entries.values.first?.connection.state == .timeWait)
+    }
+}

@@ -128,9 +128,9 @@ public final class TCPLayer: IPv4TransportHandler {
         if let id = table[tuple] {
             // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reopen a connection in
             // TIME-WAIT when its sequence number is beyond the old one.
-            if let entry = entries[id], entry.connection.state == .timeWait, header.flags.contains(.syn),
-               !header.flags.contains(.ack), header.sequenceNumber > entry.connection.receiveNext,
-               listeners[tuple.local.port] != nil {
+            if entries[id]?.connection.state == .timeWait, header.flags.contains(.syn),
+               !header.flags.contains(.ack), let receiveNext = entries[id]?.connection.receiveNext,
+               header.sequenceNumber > receiveNext, listeners[tuple.local.port] != nil {
                 removeConnection(id)
             } else {
                 entries[id]?.connection.process(header, payload: payload, now: now, environment: &environment, sink: &sink)
@@ -173,13 +173,16 @@ public final class TCPLayer: IPv4TransportHandler {
 
     /// Moves a connection between queues after an event and removes it when finished.
     func afterEvent(_ id: TCPConnectionID) {
-        guard let entry = entries[id] else { return }
-        let state = entry.connection.state
+        // Read single fields: copying the whole entry would retain both buffers per segment.
+        guard let state = entries[id]?.connection.state,
+              let inSynQueue = entries[id]?.inSynQueue,
+              let socketOwned = entries[id]?.socketOwned else { return }
+        let listenerPort = entries[id]?.listenerPort
 
-        if entry.inSynQueue && state != .synReceived {
+        if inSynQueue && state != .synReceived {
             entries[id]?.inSynQueue = false
-            if let port = entry.listenerPort { listeners[port]?.synQueueCount -= 1 }
-            if state != .closed, let port = entry.listenerPort {
+            if let port = listenerPort { listeners[port]?.synQueueCount -= 1 }
+            if state != .closed, let port = listenerPort {
                 if let listener = listeners[port], listener.acceptQueue.count < listener.acceptBacklog {
                     listeners[port]?.acceptQueue.append(id)
                 } else {
@@ -191,15 +194,15 @@ public final class TCPLayer: IPv4TransportHandler {
             }
         }
 
-        if state == .timeWait && !entry.socketOwned && entry.connection.receiveBuffer.capacity > 0 {
+        if state == .timeWait && !socketOwned && (entries[id]?.connection.receiveBuffer.capacity ?? 0) > 0 {
             // Nothing is left to send or read: TIME-WAIT keeps only the sequence numbers.
             entries[id]?.connection.releaseBuffers(budget: &environment.budget)
         }
 
-        if state == .closed {
-            let tuple = TCPFourTuple(local: entry.connection.local, remote: entry.connection.remote)
+        if state == .closed, let local = entries[id]?.connection.local, let remote = entries[id]?.connection.remote {
+            let tuple = TCPFourTuple(local: local, remote: remote)
             if table[tuple] == id { table[tuple] = nil }
-            if !entry.socketOwned { removeConnection(id) }
+            if !socketOwned { removeConnection(id) }
         }
     }
 

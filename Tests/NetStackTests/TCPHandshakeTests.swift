@@ -87,14 +87,14 @@ import Testing
         let segments = script.peer.pollDue()
         let sizes = segments.map(\.payload.count)
         #expect(sizes == [536, 536, 536])
-        // Nagle (RFC 9293 §3.7.4) holds the short tail until the ACK.
+        // Nagle (RFC 9293 §3.7.4) keeps the short tail back until the ACK.
         script.layerNext = script.layerNext + 1608
         let tail = script.send(script.segment(.ack))
         #expect(tail.map(\.payload.count) == [392])
     }
 
     @Test func activeOpenAndSimultaneousOpen() {
-        // RFC 9293 §3.5 Figure 8: both sides send SYN; each answers with SYN-ACK.
+        // RFC 9293 §3.5 Figure 8: both sides send SYN, and each replies with SYN-ACK.
         let script = TCPScript(listen: false)
         let socket = try! script.layer.connect(to: IPv4Endpoint(address: TCPScript.peerAddress, port: script.peerPort),
                                                localPort: script.layerPort, now: script.now)  // fresh layer

@@ -8,8 +8,8 @@ import Testing
 
 /// The TCP layer against the Linux kernel's TCP as the peer. A TUN device
 /// carries raw IPv4 between this process and a network namespace the test
-/// creates; a tiny IPv4 shim here takes the place of the Interface. Needs root
-/// and /dev/net/tun; without them the suite is skipped with the reason.
+/// creates, and a tiny IPv4 shim here takes the place of the Interface. The
+/// suite needs root and /dev/net/tun, and without them it is skipped with the reason.
 @Suite(.serialized, .enabled(if: TCPLinuxPeer.isAvailable, "needs root, /dev/net/tun and ip(8)"))
 struct TCPLinuxPeerTests {
     @Test func kernelClientThroughEchoService() throws {

@@ -43,7 +43,7 @@ final class TCPScript {
 
     var now: Instant { peer.clock.now() }
 
-    /// A segment from the peer with the current sequence numbers and options.
+    /// Builds a segment from the peer with the current sequence numbers and options.
     func segment(_ flags: TCPFlags, seq: TCPSeq? = nil, ack: TCPSeq? = nil, window: UInt16 = 65535,
                  options: TCPOptions? = nil, timestamp: UInt32? = nil) -> TCPHeaderRepr {
         var segmentOptions = options ?? TCPOptions()
@@ -85,7 +85,7 @@ final class TCPScript {
         }
     }
 
-    /// The peer's SYN options: MSS 1460, SACK-permitted, timestamps if enabled, no window scale.
+    /// Returns the peer's SYN options: MSS 1460, SACK-permitted, timestamps if enabled, no window scale.
     func synOptions(mss: UInt16? = 1460, windowScale: UInt8? = nil, sack: Bool = true) -> TCPOptions {
         TCPOptions(maximumSegmentSize: mss, windowScale: windowScale, sackPermitted: sack,
                    timestamps: useTimestamps ? TCPTimestamps(value: peerClock, echoReply: 0) : nil)

@@ -37,6 +37,15 @@ struct TCPListenerState {
 /// cookies, counters. It is the stack owner's object: only it mints
 /// `TCPListener` and `TCPSocket` capabilities.
 ///
+/// Typical wiring by the stack owner:
+///
+///     var configuration = TCPConfiguration(localAddress: address, mtu: 1500, isnHash: keyedHash)
+///     let tcp = TCPLayer(configuration: configuration)
+///     // register `tcp` with the interface for IPProtocol.tcp
+///     let listener = try tcp.listen(port: 443)
+///     // each loop turn: listener.accept(), socket.read/write, then the
+///     // interface calls tcp.poll(now:output:) by tcp.nextDeadline
+///
 /// All calls come from the interface's run loop; nothing here is thread-safe.
 public final class TCPLayer: IPv4TransportHandler {
     public let configuration: TCPConfiguration

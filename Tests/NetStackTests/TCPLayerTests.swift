@@ -156,3 +156,63 @@ extension TCPScript {
         return true
     }
 }
+
+extension TCPLayerTests {
+    @Test func connectionChurnLeavesNothingBehind() {
+        // 100 short echo connections one after another over a lossy link; once
+        // TIME-WAIT ends, both tables and both memory budgets are empty.
+        let network = TCPSimulatedNetwork(seed: 900, impairments: TCPLinkImpairments(loss: 0.05, duplication: 0.02,
+                                                                                     reordering: 0.05,
+                                                                                     delay: .milliseconds(3)))
+        var serverConfiguration = TCPTestSupport.configuration(address: TCPTestSupport.serverAddress)
+        var clientConfiguration = TCPTestSupport.configuration(address: TCPTestSupport.clientAddress)
+        serverConfiguration.maximumSegmentLifetime = .seconds(5)
+        clientConfiguration.maximumSegmentLifetime = .seconds(5)
+        let server = TCPLayer(configuration: serverConfiguration)
+        let client = TCPLayer(configuration: clientConfiguration)
+        network.addHost(server)
+        network.addHost(client)
+        let echo = TCPEchoService(listener: try! server.listen(port: 7))  // fresh layer
+        let total = 100
+        var completed = 0
+        var failed = 0
+        var current: TCPSocket?
+        var received: [UInt8] = []
+        var sent = false
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let payload = TCPTestSupport.bytes(count: 3000, seed: 900)
+        let done = network.run(for: .seconds(2000), step: .milliseconds(100), tick: {
+            echo.poll()
+            if current == nil && completed + failed < total {
+                current = try? client.connect(to: IPv4Endpoint(address: TCPTestSupport.serverAddress, port: 7),
+                                              now: network.clock.now())
+                received = []
+                sent = false
+            }
+            guard let socket = current else { return }
+            if !sent && socket.readiness.contains(.writable) {
+                let n = payload.withUnsafeBytes { (try? socket.write($0)) ?? 0 }
+                if n == payload.count {
+                    socket.shutdown()
+                    sent = true
+                }
+            }
+            while true {
+                let n = buffer.withUnsafeMutableBytes { (try? socket.read(into: $0)) ?? 0 }
+                if n == 0 { break }
+                received.append(contentsOf: buffer[0..<n])
+            }
+            if socket.isEndOfStream || socket.readiness.contains(.failed) {
+                if received == payload { completed += 1 } else { failed += 1 }
+                socket.close()
+                current = nil
+            }
+        }, condition: { completed + failed >= total && server.connectionCount == 0 && client.connectionCount == 0 })
+        #expect(done)
+        #expect(completed == total)
+        #expect(failed == 0)
+        #expect(server.memoryBudget.inUse == 0)
+        #expect(client.memoryBudget.inUse == 0)
+        #expect(echo.activeSessions == 0)
+    }
+}

@@ -196,3 +196,21 @@ import Testing
         #expect(script.layer.connectionCount == 0)
     }
 }
+
+extension TCPHandshakeTests {
+    @Test func rtoIsThreeSecondsAfterSynTimeout() {
+        // RFC 6298 §5.7: a retransmitted SYN leaves no RTT sample (Karn), so data starts at 3 s.
+        let script = TCPScript(timestamps: false, listen: false)
+        let socket = try! script.layer.connect(to: IPv4Endpoint(address: TCPScript.peerAddress, port: script.peerPort),
+                                               localPort: script.layerPort, now: script.now)  // fresh layer
+        script.peer.pollDue()
+        let resent = script.advance(by: .milliseconds(1500))
+        #expect(resent.count == 1)
+        let iss = resent.first?.header.sequenceNumber ?? TCPSeq(0)
+        script.layerNext = iss + 1
+        script.send(script.segment([.syn, .ack], options: TCPOptions(maximumSegmentSize: 1460)))
+        #expect(socket.state == .established)
+        #expect(socket.info?.smoothedRTT == nil)
+        #expect(socket.info?.rto == .seconds(3))
+    }
+}

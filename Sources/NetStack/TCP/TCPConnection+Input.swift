@@ -64,8 +64,9 @@ extension TCPConnection {
             sendWindowUpdateAck = segment.acknowledgmentNumber
             synPending = false
             retransmitDeadline = nil
-            retransmitCount = 0
             takeRTTSample(segment, now: now)
+            rtt.finishHandshake(synTimedOut: retransmitCount > 0)
+            retransmitCount = 0
             state = .established
             ackNow = true
             let text = segment.sequenceNumber + Self.controlSequenceLength
@@ -268,6 +269,8 @@ extension TCPConnection {
             }
             state = finQueued ? .finWait1 : .established
             synPending = false
+            // The RTT sample, if any, comes with the ACK processing below and replaces this.
+            rtt.finishHandshake(synTimedOut: retransmitCount > 0)
             retransmitCount = 0
             sendWindow = Int(segment.window) << Int(sendShift)
             maximumSendWindow = max(maximumSendWindow, sendWindow)

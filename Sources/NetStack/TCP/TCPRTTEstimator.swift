@@ -53,7 +53,16 @@ struct TCPRTTEstimator {
     }
 
     /// RFC 6298 §5.5: doubles the RTO after a timeout.
-    // NOTE: RFC 6298 §5.7 (an RTO of 3 s for data after a SYN timeout) is not
-    // applied. The first RTT sample from the handshake replaces the RTO anyway.
     mutating func backOff() { backoff += 1 }
+
+    /// RFC 6298 §5.7: the RTO for data after a SYN or SYN-ACK timed out.
+    static let rtoAfterSynTimeout = Nanoseconds.seconds(3)
+
+    /// Applies RFC 6298 §5.7 when the handshake ends: if the SYN timed out and
+    /// no RTT sample exists, data starts with an RTO of 3 s and no backoff.
+    mutating func finishHandshake(synTimedOut: Bool) {
+        guard synTimedOut, smoothedRTT == nil else { return }
+        baseRTO = min(max(baseRTO, Self.rtoAfterSynTimeout), maximumRTO)
+        backoff = 0
+    }
 }

@@ -18,6 +18,9 @@ struct ServeConfiguration {
     var capturePath: String?
     var impairment: String?
     var udpEchoPort: UInt16?
+    var tcpEchoPort: UInt16?
+    var tcpDiscardPort: UInt16?
+    var tcpCongestionControl: TCPCongestionControlAlgorithm = .cubic
     var logLevel: LogLevel
 
     /// Ethernet payload sizes accepted for `--mtu`: RFC 791 requires every
@@ -52,6 +55,12 @@ struct ServeConfiguration {
                        + "rx.loss=0.1. Default: none."),
         OptionSpec(name: "udp-echo-port", kind: .value(placeholder: "PORT"),
                    help: "Run a UDP echo service (RFC 862) on PORT. Default: off."),
+        OptionSpec(name: "tcp-echo-port", kind: .value(placeholder: "PORT"),
+                   help: "Run a TCP echo service (RFC 862) on PORT. Default: off."),
+        OptionSpec(name: "tcp-discard-port", kind: .value(placeholder: "PORT"),
+                   help: "Run a TCP discard service (RFC 863) on PORT. Default: off."),
+        OptionSpec(name: "tcp-congestion", kind: .value(placeholder: "ALGORITHM"),
+                   help: "TCP congestion control: cubic (RFC 9438) or newreno (RFC 6582). Default: cubic."),
         OptionSpec(name: "log-level", kind: .value(placeholder: "LEVEL"),
                    help: "Minimum level logged to standard error: trace, debug, info, notice, warning "
                        + "or error. Default: info."),
@@ -133,6 +142,22 @@ struct ServeConfiguration {
 
         if let portText = options.value("udp-echo-port") {
             udpEchoPort = try Self.parsePort(portText, option: "udp-echo-port")
+        }
+
+        if let portText = options.value("tcp-echo-port") {
+            tcpEchoPort = try Self.parsePort(portText, option: "tcp-echo-port")
+        }
+        if let portText = options.value("tcp-discard-port") {
+            tcpDiscardPort = try Self.parsePort(portText, option: "tcp-discard-port")
+        }
+        if tcpEchoPort != nil && tcpEchoPort == tcpDiscardPort {
+            throw UsageError("--tcp-echo-port and --tcp-discard-port are both \(tcpEchoPort!): give them different ports")
+        }
+        if let algorithmText = options.value("tcp-congestion") {
+            guard let algorithm = TCPCongestionControlAlgorithm(rawValue: algorithmText.lowercased()) else {
+                throw UsageError("invalid --tcp-congestion '\(algorithmText)': expected cubic or newreno")
+            }
+            tcpCongestionControl = algorithm
         }
 
         if let levelText = options.value("log-level") {

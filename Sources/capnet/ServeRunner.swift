@@ -2,6 +2,7 @@ import CapnetBase
 import Foundation
 import NIC
 import NetStack
+import TLSEngine
 
 /// Wires the device, the stack and the services for `capnet serve`, and runs
 /// the single-threaded loop until a shutdown signal arrives.
@@ -36,7 +37,36 @@ struct ServeRunner {
         }
         defer { interface.close() }
 
+        var tcpConfiguration = TCPConfiguration(localAddress: configuration.address.address, mtu: device.mtu,
+                                                isnHash: HMACTCPSecretHash())
+        tcpConfiguration.congestionControl = configuration.tcpCongestionControl
+        let tcp = TCPLayer(configuration: tcpConfiguration)
+        do {
+            try interface.register(tcp, for: .tcp)
+        } catch {
+            log.error("cannot register TCP: \(error)")
+            return 1
+        }
+
         var services: [AnyObject] = []
+        do {
+            if let port = configuration.tcpEchoPort {
+                let echo = TCPEchoService(listener: try tcp.listen(port: port))
+                interface.addService(TCPServiceDriver { echo.poll() })
+                services.append(echo)
+                log.info("TCP echo service listening", "port=\(port)")
+            }
+            if let port = configuration.tcpDiscardPort {
+                let discard = TCPDiscardService(listener: try tcp.listen(port: port))
+                interface.addService(TCPServiceDriver { discard.poll() })
+                services.append(discard)
+                log.info("TCP discard service listening", "port=\(port)")
+            }
+        } catch {
+            log.error("cannot start a TCP service: \(error)")
+            return 1
+        }
+
         if let port = configuration.udpEchoPort {
             do {
                 services.append(try UDPEchoService.start(on: interface, port: port))

@@ -206,7 +206,7 @@ import Testing
     }
 
     @Test func tokenNeverAppearsInLogs() throws {
-        let lines = LogLines()
+        let lines = RecordedLines()
         LogConfiguration.setSink { lines.append($0) }
         defer { LogConfiguration.setSink(nil) }
         let previous = LogConfiguration.minimumLevel
@@ -225,7 +225,7 @@ import Testing
     }
 }
 
-final class LogLines: @unchecked Sendable {
+final class RecordedLines: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
     func append(_ line: String) { lock.withLock { lines.append(line) } }

@@ -98,8 +98,8 @@ private func inspect(_ html: String) throws -> [String] {
         #expect(svg.contains(">50</text>"))
         #expect(svg.contains(">now</text>"))
         #expect(svg.contains(">-10 min</text>"))
-        // Plot area: x from 56 to 628, y from 152 (zero) up to 12 (maximum).
-        #expect(svg.contains("points=\"56,152 342,96 628,40\""))
+        // Plot area: x from 48 to 468, y from 152 (zero) up to 12 (maximum).
+        #expect(svg.contains("points=\"48,152 258,96 468,40\""))
         #expect(ChartSVG.niceMaximum(0) == 1)
         #expect(ChartSVG.niceMaximum(3) == 5)
         #expect(ChartSVG.niceMaximum(1_200) == 2_000)

@@ -4,10 +4,10 @@
 
 struct ChartSVG {
     /// Canvas size in SVG user units; the CSS scales it to the page width.
-    static let width = 640.0
+    static let width = 480.0
     static let height = 180.0
     /// Room left of the plot for y labels, and below it for x labels.
-    static let leftMargin = 56.0
+    static let leftMargin = 48.0
     static let rightMargin = 12.0
     static let topMargin = 12.0
     static let bottomMargin = 28.0

@@ -42,7 +42,7 @@ enum StaticAssets {
       border-radius: 6px; }
     svg.chart .axis { stroke: var(--muted); stroke-width: 1; }
     svg.chart .grid { stroke: var(--line); stroke-width: 1; stroke-dasharray: 4 4; }
-    svg.chart .label, svg.chart .unit { fill: var(--muted); font-size: 11px; }
+    svg.chart .label, svg.chart .unit { fill: var(--muted); font-size: 13px; }
     svg.chart .series { stroke: var(--accent); stroke-width: 2; fill: none; }
     button { font: inherit; padding: 0.3rem 0.9rem; border-radius: 6px; border: 1px solid var(--line);
       background: #fff; color: var(--fg); cursor: pointer; }

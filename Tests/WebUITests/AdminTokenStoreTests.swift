@@ -9,7 +9,7 @@ import Glibc
 #endif
 
 @Suite struct AdminTokenStoreTests {
-    /// A fresh directory under the system temporary directory, removed by the caller.
+    /// Returns a fresh path under the system temporary directory; the caller removes it.
     private func temporaryDirectory() throws -> String {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("capnet-token-\(UUID().uuidString)")
         return base.path
@@ -39,7 +39,7 @@ import Glibc
         let decoded = Data(base64Encoded: value.replacingOccurrences(of: "-", with: "+")
             .replacingOccurrences(of: "_", with: "/") + "=")
         #expect(decoded?.count == 32)
-        // The file holds the token and a line feed; no temporary file is left.
+        // The file contains the token and a line feed, and no temporary file is left.
         let content = try String(contentsOfFile: first.path, encoding: .utf8)
         #expect(content == value + "\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["admin-token"])

@@ -70,7 +70,7 @@ private func inspect(_ html: String) throws -> [String] {
         #expect(!html.contains("<script>alert(1)"))
         #expect(!html.contains("<img src=x"))
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&gt;&lt;img src=x onerror=alert(2)&gt;.example"))
-        // The parser sees the hostile name as one text node, not as markup.
+        // The parser reads the hostile name as one text node, not as markup.
         let findings = try inspect(html)
         #expect(findings.contains("text|\(pythonRepr(hostileServerName))"))
         #expect(!findings.contains { $0.hasPrefix("tag|img") || $0.hasPrefix("tag|script") })

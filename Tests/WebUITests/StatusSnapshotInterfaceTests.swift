@@ -1,5 +1,5 @@
 // Fills the snapshot's interface and neighbor rows from two real NetStack
-// interfaces on an in-memory link: the second interface answers the
+// interfaces on an in-memory link: the second interface replies to the
 // first's ARP request, so the neighbor row carries the peer's own MAC.
 import CapnetBase
 import NIC

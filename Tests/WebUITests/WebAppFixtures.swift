@@ -44,7 +44,7 @@ func fixtureSnapshot() -> StatusSnapshot {
                                                           nextRenewal: fixedDate.addingTimeInterval(60 * 86_400)))])
 }
 
-/// Captures kept in memory; names it sees are recorded so tests can check
+/// Captures kept in memory. The names it receives are recorded so tests can check
 /// that invalid names never reach it.
 final class MemoryCaptureController: CaptureController, @unchecked Sendable {
     private let lock = NSLock()

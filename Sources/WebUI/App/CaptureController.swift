@@ -10,8 +10,8 @@ public protocol CaptureController: AnyObject {
     func startCapture(named name: CaptureName) throws(CaptureControlError) -> CaptureStatus
     /// Stops the running capture `name`; its file stays for download.
     func stopCapture(named name: CaptureName) throws(CaptureControlError) -> CaptureStatus
-    /// The finished capture file `name`, whole. An implementation bounds
-    /// its capture files, and so the size of a download.
+    /// Returns the finished capture file `name`, whole. An implementation
+    /// bounds its capture files, and so the size of a download.
     func captureFile(named name: CaptureName) throws(CaptureControlError) -> CaptureFile
 }
 
@@ -27,13 +27,13 @@ public struct CaptureFile: Sendable {
     }
 }
 
-/// Why a capture request failed; each case maps to one HTTP status.
+/// The reason a capture request failed. Each case maps to one HTTP status.
 public enum CaptureControlError: Error, Hashable, Sendable {
     /// No capture has that name (404).
     case notFound
     /// A capture with that name exists already (409).
     case alreadyExists
-    /// Stop of a capture that is not running, or download of one that is (409).
+    /// A stop request for a stopped capture, or a download request for a running one (409).
     case wrongState(String)
     /// The controller's bound on captures is reached (409).
     case limitReached(String)

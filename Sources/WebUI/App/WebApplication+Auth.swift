@@ -1,6 +1,6 @@
-// Authentication: the admin token as a bearer token (RFC 6750 §2.1) or
-// through the login form, which starts a cookie session; and the
-// same-origin check on form posts against cross-site request forgery.
+// Authentication: the admin token as a bearer token (RFC 6750 §2.1), or
+// through the login form, which starts a cookie session. Form posts also
+// pass a same-origin check against cross-site request forgery.
 import Foundation
 
 extension WebApplication {
@@ -13,7 +13,7 @@ extension WebApplication {
         var response: HTTPResponse
     }
 
-    /// The request's credential, or the response that rejects it: 401 with
+    /// Returns the request's credential, or the response that rejects it: 401 with
     /// a Bearer challenge for API clients, 303 to /login for browsers.
     func authenticate(_ request: HTTPRequest) -> Result<Credential, Rejection> {
         if let authorization = request.headers["Authorization"] {
@@ -43,7 +43,7 @@ extension WebApplication {
         return response
     }
 
-    /// The token of `Bearer <token>`; the scheme is case-insensitive (RFC 9110 §11.1).
+    /// Extracts the token of `Bearer <token>`. The scheme is case-insensitive (RFC 9110 §11.1).
     static func bearerToken(_ value: String) -> String? {
         let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, ASCII.caseInsensitiveEquals(String(parts[0]), "Bearer") else { return nil }
@@ -51,7 +51,7 @@ extension WebApplication {
         return token.isEmpty ? nil : token
     }
 
-    /// The value of cookie `name` in the Cookie fields (RFC 6265 §5.4).
+    /// Returns the value of cookie `name` in the Cookie fields (RFC 6265 §5.4).
     static func cookie(_ name: String, in headers: HTTPHeaders) -> String? {
         for field in headers.values(for: "Cookie") {
             for pair in field.split(separator: ";") {
@@ -65,7 +65,7 @@ extension WebApplication {
         return nil
     }
 
-    /// Whether the client is a browser navigating: its Accept lists text/html.
+    /// Checks whether the client is a browser navigating: its Accept lists text/html.
     static func prefersHTML(_ request: HTTPRequest) -> Bool {
         request.headers.listValues(for: "Accept").contains {
             $0.lowercased().hasPrefix("text/html")

@@ -67,7 +67,7 @@ public final class WebApplication: @unchecked Sendable {
     ///   - status: returns the current snapshot; called once per page,
     ///     API or metrics request, on the handler's thread.
     ///   - captures: capture control, or nil to offer none (the capture
-    ///     routes then answer 404). When given, it also supplies the
+    ///     routes then return 404). When given, it also supplies the
     ///     snapshot's capture list.
     public init(configuration: Configuration = Configuration(), token: AdminToken, clock: TimeSource,
                 status: @escaping () -> StatusSnapshot, captures: CaptureController? = nil)
@@ -99,7 +99,7 @@ public final class WebApplication: @unchecked Sendable {
         }
     }
 
-    /// The response for `request`, with the security headers applied.
+    /// Returns the response for `request`, with the security headers applied.
     /// Pass it as the handler of every HTTPS connection.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         lock.withLock { counters.requests += 1 }
@@ -108,8 +108,8 @@ public final class WebApplication: @unchecked Sendable {
         return response
     }
 
-    /// The router's answer from the head alone, with the security headers;
-    /// pass it as `HTTPConnection.Configuration.screenHead`.
+    /// Returns the router's response from the head alone, with the security
+    /// headers. Pass it as `HTTPConnection.Configuration.screenHead`.
     public func screen(_ head: HTTPRequestHead) -> HTTPResponse? {
         guard var response = router.screen(head) else { return nil }
         finish(&response)
@@ -174,7 +174,7 @@ public final class WebApplication: @unchecked Sendable {
         lock.withLock { counters.authenticationFailures += 1 }
     }
 
-    /// The snapshot and history for one request.
+    /// Reads the snapshot and history for one request.
     func currentStatus() -> (StatusSnapshot, HistoryReport) {
         var snapshot = statusProvider()
         if let captures { snapshot.captures = captures.listCaptures() }

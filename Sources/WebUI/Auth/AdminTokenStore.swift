@@ -114,10 +114,12 @@ public enum AdminTokenStore {
     private static func create(_ path: String, directory: String) throws(AdminTokenError) -> AdminToken {
         let value = SecretBytes.randomToken()
         guard let token = AdminToken(value: value) else { throw AdminTokenError("generated token is malformed") }
+
         let temporary = path + ".tmp-\(getpid())"
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, fileMode)
         guard fd >= 0 else { throw AdminTokenError("cannot create \(temporary): \(errorText())") }
+
         let bytes = Array((value + "\n").utf8)
         var written = 0
         var failure: String?
@@ -130,6 +132,7 @@ public enum AdminTokenStore {
             }
             written += n
         }
+
         // open(2) applies the umask; set the mode exactly, then make the
         // content durable before the rename publishes it.
         if failure == nil, fchmod(fd, fileMode) != 0 { failure = "cannot set mode 0600 on \(temporary): \(errorText())" }
@@ -140,6 +143,8 @@ public enum AdminTokenStore {
             unlink(temporary)
             throw AdminTokenError(failure)
         }
+
+        // Sync the directory so that the rename itself survives a crash.
         let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {
             fsync(directoryFD)

@@ -13,7 +13,7 @@ enum SecretBytes {
         return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
     }
 
-    /// A fresh random secret as unpadded base64url (RFC 4648 §5): 43 characters for 32 bytes.
+    /// Returns a fresh random secret as unpadded base64url (RFC 4648 §5): 43 characters for 32 bytes.
     static func randomToken() -> String {
         base64URL(random())
     }
@@ -25,7 +25,7 @@ enum SecretBytes {
         return text
     }
 
-    /// Whether `text` is a token this file produces: 43 base64url characters.
+    /// Checks whether `text` has the form `randomToken()` produces: 43 base64url characters.
     static func isWellFormedToken(_ text: String) -> Bool {
         let length = (byteCount * 4 + 2) / 3
         return text.utf8.count == length && text.utf8.allSatisfy {

@@ -36,7 +36,7 @@ public struct SessionTable: Sendable {
         return id
     }
 
-    /// Whether `id` names a live session. Every stored id is compared in
+    /// Checks whether `id` names a live session. Every stored id is compared in
     /// constant time, so timing does not depend on which one matched.
     public func isValid(_ id: String, now: Instant) -> Bool {
         var found = false

@@ -21,8 +21,8 @@ public enum HTML {
         return out
     }
 
-    /// A table with a caption-less header row and escaped cells; `empty` is
-    /// shown in one row when there are no rows.
+    /// Renders a table with a header row and escaped cells. `empty` is shown
+    /// in one row when there are no rows.
     static func table(id: String, headers: [String], rows: [[String]], empty: String) -> String {
         var out = "<table id=\"\(escape(id))\">\n<thead><tr>"
         for header in headers { out += "<th scope=\"col\">\(escape(header))</th>" }
@@ -37,7 +37,7 @@ public enum HTML {
         return out
     }
 
-    /// A complete page that loads only same-origin assets, so it runs under
+    /// Renders a complete page that loads only same-origin assets, so it runs under
     /// `default-src 'self'`. `refreshSeconds` adds a meta refresh, which
     /// needs no script.
     static func page(title: String, body: String, refreshSeconds: Int? = nil) -> String {

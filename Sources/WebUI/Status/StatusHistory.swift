@@ -52,8 +52,8 @@ public struct StatusHistory: Sendable {
     }
 
     /// Records `totals` read at `now`. The first call only sets the base for
-    /// rates; later calls add a sample when at least `sampleInterval` has
-    /// passed since the last one and are ignored otherwise, so the owner may
+    /// rates. A later call adds a sample when at least `sampleInterval` has
+    /// passed since the last one, and is ignored otherwise, so the owner may
     /// call it on every turn. A total that went down (a counter reset) gives
     /// a rate of zero for that sample.
     public mutating func record(_ totals: Totals, at now: Instant) {

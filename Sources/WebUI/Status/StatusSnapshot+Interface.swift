@@ -72,7 +72,7 @@ extension InterfaceStatus {
             CounterReading(name: "device_transmit_drops_oversize",
                            help: "Frames not sent because they exceeded the MTU plus the Ethernet header.",
                            value: d.transmitDropsOversize),
-            CounterReading(name: "device_transmit_drops_error", help: "Frames the operating system refused to send.",
+            CounterReading(name: "device_transmit_drops_error", help: "Frames not sent because the operating system rejected them.",
                            value: d.transmitDropsError),
             CounterReading(name: "device_injected_drops", help: "Frames dropped on purpose by the fault injector.",
                            value: d.injectedDrops),
@@ -123,7 +123,7 @@ extension NeighborStatus {
                   expiresInSeconds: entry.expiresIn.seconds, pendingFrames: entry.pendingFrames)
     }
 
-    /// Every ARP table row of `interface`.
+    /// Converts every ARP table row of `interface`.
     public static func rows(of interface: Interface, name: String? = nil) -> [NeighborStatus] {
         let name = name ?? interface.device.name
         return interface.arpTable.map { NeighborStatus($0, interface: name) }

@@ -107,14 +107,14 @@ public struct CertificateStatus: Codable, Hashable, Sendable {
     }
 }
 
-/// Where ACME stands for one certificate.
+/// The ACME state of one certificate.
 public struct ACMEStatus: Codable, Hashable, Sendable {
     public enum State: String, Codable, Hashable, Sendable {
         /// An order is in progress.
         case issuing
         /// A valid certificate is installed.
         case valid
-        /// The last order failed; `lastError` says why.
+        /// The last order failed, for the reason in `lastError`.
         case failed
     }
 

@@ -37,7 +37,7 @@ public struct ServiceInfo: Codable, Hashable, Sendable {
     public var version: String
     public var startedAt: Date
     public var uptimeSeconds: Double
-    /// Addresses the service answers on, as shown to the operator
+    /// Addresses the service listens on, as shown to the operator
     /// ("192.0.2.1", "https://ui.example.net/").
     public var addresses: [String]
 

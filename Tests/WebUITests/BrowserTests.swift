@@ -3,7 +3,7 @@
 // test's kernel-socket server driving HTTPConnection), then dumps the DOM
 // and takes a screenshot. Chromium's command line cannot send a bearer
 // token, so the test server adds the Authorization header to each request
-// before the application handles it; that bypass exists only in this file.
+// before the application handles it. That bypass exists only in this file.
 import CapnetBase
 import Foundation
 import Testing
@@ -14,6 +14,19 @@ import Testing
     static let chromiumTimeoutSeconds: TimeInterval = 90
     static let windowWidth = 1280
     static let windowHeight = 1600
+    /// Virtual time Chromium lets pass before dumping the DOM, enough for
+    /// the script's first fetch and well under its update interval.
+    static let virtualTimeBudgetMilliseconds = 3_000
+
+    /// Returns the `points` of the series polyline inside the SVG `chart`.
+    static func polylinePoints(in html: String, chart: String) -> String? {
+        guard let svg = html.range(of: "<svg id=\"\(chart)\""),
+              let polyline = html.range(of: "<polyline class=\"series\"", range: svg.upperBound..<html.endIndex),
+              let start = html.range(of: "points=\"", range: polyline.upperBound..<html.endIndex),
+              let end = html.range(of: "\"", range: start.upperBound..<html.endIndex)
+        else { return nil }
+        return String(html[start.upperBound..<end.lowerBound])
+    }
 
     /// Serves `app` with every request authorized by the admin token, and
     /// records the paths requested.
@@ -60,11 +73,14 @@ import Testing
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("capnet-chromium-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: profile) }
 
-        let result = try chromium(["--dump-dom", server.baseURL + "/"], profile: profile.path)
+        // The virtual time budget lets the dashboard script fetch /api/status
+        // and redraw before the DOM is dumped.
+        let result = try chromium(["--virtual-time-budget=\(Self.virtualTimeBudgetMilliseconds)", "--dump-dom",
+                                   server.baseURL + "/"], profile: profile.path)
         #expect(result.status == 0, "chromium: \(result.stderr.suffix(2000))")
         let dom = result.stdout
         for id in ["interfaces", "neighbors", "connections", "tls-sessions", "certificates", "captures"] {
-            #expect(dom.contains("<table id=\"\(id)\">"), "no table #\(id) in the DOM")
+            #expect(dom.contains("<table id=\"\(id)\""), "no table #\(id) in the DOM")
         }
         for id in ["chart-packets", "chart-connections", "chart-handshakes"] {
             #expect(dom.contains("<svg id=\"\(id)\""), "no chart #\(id) in the DOM")
@@ -75,6 +91,15 @@ import Testing
         #expect(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         // The browser loaded the stylesheet and reported no CSP violation.
         #expect(paths.all.contains("/static/dashboard.css"))
+        // The script ran: it fetched the status and redrew the page from it.
+        #expect(paths.all.contains("/static/dashboard.js"))
+        #expect(paths.all.contains("/api/status"))
+        #expect(dom.contains("data-updated=\"2026-01-02T03:04:05Z\""))
+        // The script's polyline equals the server's for the same history.
+        let served = app.handle(makeRequest(.GET, "/", headers: [bearer])).bodyText
+        let serverPoints = try #require(Self.polylinePoints(in: served, chart: "chart-packets"))
+        #expect(serverPoints.split(separator: " ").count == 120)
+        #expect(Self.polylinePoints(in: dom, chart: "chart-packets") == serverPoints)
         #expect(!result.stderr.contains("Content Security Policy"), "\(result.stderr.suffix(2000))")
     }
 

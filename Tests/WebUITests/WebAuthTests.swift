@@ -68,6 +68,9 @@ import Testing
         let css = app.handle(makeRequest(.GET, "/static/dashboard.css"))
         #expect(css.status == .ok)
         #expect(css.headers["Content-Type"] == "text/css; charset=utf-8")
+        let script = app.handle(makeRequest(.GET, "/static/dashboard.js"))
+        #expect(script.status == .ok)
+        #expect(script.headers["Content-Type"] == "text/javascript; charset=utf-8")
         // Only the exact paths are public.
         #expect(app.handle(makeRequest(.GET, "/healthz/x")).status == .unauthorized)
     }

@@ -17,6 +17,11 @@ extension WebApplication {
             response.headers.set(name: "Cache-Control", value: StaticAssets.cacheControl)
             return response
         }
+        r.get(StaticAssets.scriptPath) { _, _ in
+            var response = HTTPResponse.text(StaticAssets.script, contentType: StaticAssets.scriptContentType)
+            response.headers.set(name: "Cache-Control", value: StaticAssets.cacheControl)
+            return response
+        }
         r.get("/login") { [unowned self] request, _ in loginPage(request) }
         r.post("/login") { [unowned self] request, _ in login(request) }
         r.post("/logout") { [unowned self] request, _ in logout(request) }

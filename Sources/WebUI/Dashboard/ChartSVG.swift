@@ -13,6 +13,8 @@ struct ChartSVG {
     static let bottomMargin = 28.0
 
     var id: String
+    /// The HistoryReport.Point field plotted, which the dashboard script reads.
+    var series: String
     var title: String
     var unit: String
     /// (seconds before now, value), oldest first.
@@ -30,6 +32,9 @@ struct ChartSVG {
         func y(_ value: Double) -> Double { y0 - plotHeight * min(max(value / maxValue, 0), 1) }
 
         var svg = "<svg id=\"\(HTML.escape(id))\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
+        // The plot geometry, for the dashboard script to redraw the series.
+        svg += "data-series=\"\(HTML.escape(series))\" data-span=\"\(Self.format(span))\" "
+        svg += "data-plot=\"\(Self.format(x0)) \(Self.format(y0)) \(Self.format(plotWidth)) \(Self.format(plotHeight))\" "
         svg += "viewBox=\"0 0 \(Self.format(Self.width)) \(Self.format(Self.height))\" role=\"img\" "
         svg += "aria-label=\"\(HTML.escape(title))\">\n"
         svg += "<title>\(HTML.escape(title))</title>\n"
@@ -46,7 +51,8 @@ struct ChartSVG {
                 svg += "<line class=\"grid\" x1=\"\(Self.format(x0))\" y1=\"\(Self.format(yy))\" "
                 svg += "x2=\"\(Self.format(x0 + plotWidth))\" y2=\"\(Self.format(yy))\"/>\n"
             }
-            svg += "<text class=\"label\" x=\"\(Self.format(x0 - 6))\" y=\"\(Self.format(yy + 4))\" "
+            svg += "<text class=\"label y-label\" data-fraction=\"\(Self.format(fraction))\" "
+            svg += "x=\"\(Self.format(x0 - 6))\" y=\"\(Self.format(yy + 4))\" "
             svg += "text-anchor=\"end\">\(HTML.escape(Self.formatValue(value)))</text>\n"
         }
         // X labels every `xLabelStep` seconds, in minutes before now.

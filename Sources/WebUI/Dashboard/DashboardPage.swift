@@ -5,8 +5,9 @@
 import Foundation
 
 struct DashboardPage {
-    /// Seconds between reloads of the overview page.
-    static let refreshSeconds = 5
+    /// Seconds between updates of the overview page: the script fetches
+    /// /api/status that often, or without script the page reloads.
+    static let updateSeconds = 5
     /// The charts show this many seconds before the newest sample.
     static let chartSpanSeconds = Double(StatusHistory.maximumSamples) * StatusHistory.sampleInterval.seconds
 
@@ -30,7 +31,8 @@ struct DashboardPage {
         body += section("Certificates", certificatesTable())
         body += section("Captures", capturesSection())
         body += "</main>\n"
-        return HTML.page(title: "capnet status", body: body, refreshSeconds: Self.refreshSeconds)
+        body = "<div id=\"dashboard\" data-update-seconds=\"\(Self.updateSeconds)\">\n" + body + "</div>\n"
+        return HTML.page(title: "capnet status", body: body, liveUpdateSeconds: Self.updateSeconds)
     }
 
     private func section(_ title: String, _ content: String) -> String {
@@ -40,12 +42,12 @@ struct DashboardPage {
     private func serviceSection() -> String {
         let s = snapshot.service
         var out = "<dl class=\"service\">\n"
-        let items = [("Version", s.version), ("Started", Self.date(s.startedAt)),
-                     ("Uptime", Self.duration(s.uptimeSeconds)),
-                     ("Addresses", s.addresses.isEmpty ? "none" : s.addresses.joined(separator: ", ")),
-                     ("Snapshot", Self.date(snapshot.generatedAt))]
-        for (name, value) in items {
-            out += "<div><dt>\(HTML.escape(name))</dt><dd>\(HTML.escape(value))</dd></div>\n"
+        let items = [("version", "Version", s.version), ("started", "Started", Self.date(s.startedAt)),
+                     ("uptime", "Uptime", Self.duration(s.uptimeSeconds)),
+                     ("addresses", "Addresses", s.addresses.isEmpty ? "none" : s.addresses.joined(separator: ", ")),
+                     ("snapshot", "Snapshot", Self.date(snapshot.generatedAt))]
+        for (id, name, value) in items {
+            out += "<div><dt>\(HTML.escape(name))</dt><dd id=\"service-\(id)\">\(HTML.escape(value))</dd></div>\n"
         }
         return out + "</dl>\n"
     }
@@ -53,11 +55,12 @@ struct DashboardPage {
     private func chartsSection() -> String {
         let points = history.points
         let charts = [
-            ChartSVG(id: "chart-packets", title: "Packets per second", unit: "packets/s",
+            ChartSVG(id: "chart-packets", series: "packetsPerSecond", title: "Packets per second", unit: "packets/s",
                      points: points.map { ($0.ageSeconds, $0.packetsPerSecond) }, span: Self.chartSpanSeconds),
-            ChartSVG(id: "chart-connections", title: "Open TCP connections", unit: "connections",
+            ChartSVG(id: "chart-connections", series: "connections", title: "Open TCP connections", unit: "connections",
                      points: points.map { ($0.ageSeconds, Double($0.connections)) }, span: Self.chartSpanSeconds),
-            ChartSVG(id: "chart-handshakes", title: "TLS handshakes per second", unit: "handshakes/s",
+            ChartSVG(id: "chart-handshakes", series: "handshakesPerSecond", title: "TLS handshakes per second",
+                     unit: "handshakes/s",
                      points: points.map { ($0.ageSeconds, $0.handshakesPerSecond) }, span: Self.chartSpanSeconds),
         ]
         var out = "<section class=\"charts\">\n<h2>Last \(Int(Self.chartSpanSeconds / 60)) minutes</h2>\n"

@@ -24,7 +24,7 @@ public enum HTML {
     /// Renders a table with a header row and escaped cells. `empty` is shown
     /// in one row when there are no rows.
     static func table(id: String, headers: [String], rows: [[String]], empty: String) -> String {
-        var out = "<table id=\"\(escape(id))\">\n<thead><tr>"
+        var out = "<table id=\"\(escape(id))\" data-empty=\"\(escape(empty))\">\n<thead><tr>"
         for header in headers { out += "<th scope=\"col\">\(escape(header))</th>" }
         out += "</tr></thead>\n<tbody>\n"
         if rows.isEmpty {
@@ -37,14 +37,18 @@ public enum HTML {
         return out
     }
 
-    /// Renders a complete page that loads only same-origin assets, so it runs under
-    /// `default-src 'self'`. `refreshSeconds` adds a meta refresh, which
-    /// needs no script.
-    static func page(title: String, body: String, refreshSeconds: Int? = nil) -> String {
+    /// Renders a complete page that loads only same-origin assets, so it runs
+    /// under `default-src 'self'`. With `liveUpdateSeconds`, the page loads
+    /// the dashboard script, and browsers without script reload the page
+    /// that often instead.
+    static func page(title: String, body: String, liveUpdateSeconds: Int? = nil) -> String {
         var head = "<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        if let refreshSeconds { head += "<meta http-equiv=\"refresh\" content=\"\(refreshSeconds)\">\n" }
         head += "<title>\(escape(title))</title>\n"
         head += "<link rel=\"stylesheet\" href=\"\(StaticAssets.stylesheetPath)\">\n"
+        if let liveUpdateSeconds {
+            head += "<noscript><meta http-equiv=\"refresh\" content=\"\(liveUpdateSeconds)\"></noscript>\n"
+            head += "<script src=\"\(StaticAssets.scriptPath)\" defer></script>\n"
+        }
         return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n\(head)</head>\n<body>\n\(body)</body>\n</html>\n"
     }
 }

@@ -58,5 +58,13 @@ import Testing
         #expect(neighbors.first?.hardwareAddress == "02:00:00:00:00:02")
         #expect(neighbors.first?.state == .resolved)
         #expect(neighbors.first?.interface == "memA")
+
+        let service = ServiceInfo(version: "test", startedAt: fixedDate, uptimeSeconds: 1, addresses: [])
+        let snapshot = StatusSnapshot.collect(from: [a, b], service: service, generatedAt: fixedDate)
+        #expect(snapshot.interfaces.map(\.name) == ["memA", "memB"])
+        #expect(snapshot.neighbors.map(\.interface) == ["memA", "memB"])
+        let totals = StatusHistory.Totals(interfaces: [a, b], handshakes: 0, connections: 0)
+        #expect(totals.packets == deviceA.counters.transmittedFrames + deviceB.counters.transmittedFrames
+            + deviceA.counters.receivedFrames + deviceB.counters.receivedFrames)
     }
 }

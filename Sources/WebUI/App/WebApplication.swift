@@ -116,6 +116,12 @@ public final class WebApplication: @unchecked Sendable {
         return response
     }
 
+    /// Sets `screenHead` on a connection configuration to this
+    /// application's `screen(_:)`, for the HTTPS connections it serves.
+    public func install(on configuration: inout HTTPConnection.Configuration) {
+        configuration.screenHead = { [self] head in screen(head) }
+    }
+
     private func finish(_ response: inout HTTPResponse) {
         configuration.securityHeaders.apply(to: &response)
         if !response.headers.contains("Cache-Control") {

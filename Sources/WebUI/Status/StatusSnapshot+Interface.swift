@@ -1,6 +1,7 @@
 // Fills the interface and neighbor part of a snapshot from a NetStack
 // Interface: its counters, drops by reason, gauges with their bounds, the
 // device's counters, and the ARP table.
+import Foundation
 import NetStack
 import NIC
 
@@ -127,5 +128,27 @@ extension NeighborStatus {
     public static func rows(of interface: Interface, name: String? = nil) -> [NeighborStatus] {
         let name = name ?? interface.device.name
         return interface.arpTable.map { NeighborStatus($0, interface: name) }
+    }
+}
+
+extension StatusSnapshot {
+    /// Builds a snapshot with the interface and neighbor rows of
+    /// `interfaces` filled in. The owner adds connections, TLS sessions
+    /// and certificates to the result.
+    public static func collect(from interfaces: [Interface], service: ServiceInfo, generatedAt: Date)
+        -> StatusSnapshot
+    {
+        StatusSnapshot(generatedAt: generatedAt, service: service,
+                       interfaces: interfaces.map { InterfaceStatus($0) },
+                       neighbors: interfaces.flatMap { NeighborStatus.rows(of: $0) })
+    }
+}
+
+extension StatusHistory.Totals {
+    /// Reads the packet total (frames received plus sent) of `interfaces`;
+    /// the owner supplies handshakes and connections from TCP and TLS.
+    public init(interfaces: [Interface], handshakes: UInt64, connections: Int) {
+        let packets = interfaces.reduce(UInt64(0)) { $0 + $1.counters.receivedFrames + $1.counters.sentFrames }
+        self.init(packets: packets, handshakes: handshakes, connections: connections)
     }
 }

@@ -12,6 +12,8 @@ public protocol CaptureController: AnyObject {
     func stopCapture(named name: CaptureName) throws(CaptureControlError) -> CaptureStatus
     /// Returns the finished capture file `name`, whole. An implementation
     /// bounds its capture files, and so the size of a download.
+    // NOTE: the download is held in memory as one response body; streaming
+    // would need a body source in HTTPResponse.
     func captureFile(named name: CaptureName) throws(CaptureControlError) -> CaptureFile
 }
 

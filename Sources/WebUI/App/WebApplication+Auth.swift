@@ -109,6 +109,8 @@ extension WebApplication {
         guard let form = QueryParameters(rawQuery: String(decoding: request.body, as: UTF8.self)) else {
             return .error(.badRequest)
         }
+        // NOTE: failed logins are counted but not rate-limited; guessing a
+        // 256-bit token is infeasible, and a lockout would lock out the operator too.
         guard let presented = form["token"], token.matches(presented) else {
             countLogin(succeeded: false)
             Self.log.info("login with a wrong token")

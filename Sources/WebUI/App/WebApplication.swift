@@ -142,13 +142,18 @@ public final class WebApplication: @unchecked Sendable {
         }
         // Form posts must come from our own pages. A bearer token is never
         // attached by a browser on its own, so API clients are exempt.
-        if request.method == .POST, credential != .bearer, !isSameOrigin(request) {
+        if !Self.safeMethods.contains(request.method), credential != .bearer, !isSameOrigin(request) {
             lock.withLock { counters.csrfRejections += 1 }
-            Self.log.info("rejected a cross-origin form post", "path=\(request.path ?? "")")
+            Self.log.info("rejected a cross-origin request: Origin or Referer is not this UI",
+                          "method=\(request.method) path=\(request.path ?? "")")
             return .text("Cross-origin form posts are not accepted.\n", status: .forbidden)
         }
         return router.handle(request)
     }
+
+    /// Methods that change nothing on the server (RFC 9110 §9.2.1), exempt
+    /// from the same-origin check.
+    static let safeMethods: Set<HTTPMethod> = [.GET, .HEAD, .OPTIONS, .TRACE]
 
     enum Access: Equatable { case publicResource, authenticated }
 

@@ -48,7 +48,7 @@ import Testing
         let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile)",
                      "--proxy-server=http://127.0.0.1:9", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--disable-default-apps",
-                     "--disable-domain-reliability", "--no-pings", "--disable-breakpad", "--enable-logging=stderr",
+                     "--disable-domain-reliability", "--no-pings", "--disable-breakpad", "--disable-dev-shm-usage", "--enable-logging=stderr",
                      "--window-size=\(Self.windowWidth),\(Self.windowHeight)"]
         return try runProcess(path, flags + arguments, timeout: Self.chromiumTimeoutSeconds)
     }

@@ -39,6 +39,17 @@ import Testing
         #expect(text.range(of: "\"captures\"")!.lowerBound < text.range(of: "\"certificates\"")!.lowerBound)
     }
 
+    @Test func statusJSONDecodesBack() throws {
+        let app = makeApplication()
+        let response = app.handle(makeRequest(.GET, "/api/status", headers: [bearer]))
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let report = try decoder.decode(StatusReport.self, from: Data(response.body))
+        var expected = fixtureSnapshot()
+        expected.captures = []  // The application lists captures from its controller, which has none.
+        #expect(report.snapshot == expected)
+    }
+
     @Test func metricsParseWithPrometheusClient() throws {
         let app = makeApplication()
         app.recordHistory(.init(packets: 0, handshakes: 0, connections: 0), at: Instant.zero)

@@ -2,6 +2,22 @@
 // metrics scrape, login and sessions, and capture control, behind the
 // admin token. The owner passes `handle(_:)` to each HTTPS connection's
 // HTTPConnection and feeds the chart history from its run loop.
+//
+// Wiring in the owner, in outline:
+//
+//     let loaded = try AdminTokenStore.loadOrCreate(stateDirectory: stateDirectory)
+//     let app = WebApplication(token: loaded.token, clock: clock, status: {
+//         var snapshot = StatusSnapshot.collect(from: interfaces, service: service(), generatedAt: Date())
+//         snapshot.connections = ...   // ConnectionStatus per TCP connection
+//         snapshot.tlsSessions = ...   // TLSSessionStatus per session
+//         snapshot.certificates = ...  // CertificateStatus per certificate
+//         return snapshot
+//     }, captures: captureController)
+//     var configuration = HTTPConnection.Configuration()
+//     app.install(on: &configuration)
+//     // Per HTTPS connection: connection.respondToRequests(now:with: app.handle)
+//     // Every turn: app.recordHistory(StatusHistory.Totals(interfaces: interfaces,
+//     //     handshakes: handshakeTotal, connections: openConnections), at: now)
 import CapnetBase
 import Foundation
 

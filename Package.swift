@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "TLSEngineTests", dependencies: ["TLSEngine", "CLibCrypto"]),
         .testTarget(name: "HostSimTests", dependencies: ["HostSim", "NetStack", "NIC"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CapnetBase"]),
-        .testTarget(name: "WebUITests", dependencies: ["WebUI", "CapnetBase"]),
+        .testTarget(name: "WebUITests", dependencies: ["WebUI", "CapnetBase", "NetStack", "NIC"]),
         .testTarget(name: "VirtioTests", dependencies: ["NIC", "HostSim", "CapnetBase"]),
         .testTarget(name: "AcmeTests", dependencies: ["Acme", "CLibCrypto", "CapnetBase"]),
     ],

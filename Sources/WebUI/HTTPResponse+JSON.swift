@@ -1,5 +1,6 @@
 // JSON responses for the status API, encoded by Foundation's JSONEncoder
-// with sorted keys so that equal values give equal bytes.
+// with sorted keys so that equal values give equal bytes, and dates in
+// ISO 8601 (RFC 3339) form.
 import Foundation
 
 extension HTTPResponse {
@@ -9,6 +10,7 @@ extension HTTPResponse {
     public static func json<T: Encodable>(_ value: T, status: HTTPStatus = .ok) throws -> HTTPResponse {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         let body = try encoder.encode(value)
         return HTTPResponse(status: status, headers: ["Content-Type": jsonContentType], body: Array(body))
     }

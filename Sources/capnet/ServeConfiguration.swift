@@ -17,11 +17,29 @@ struct ServeConfiguration {
     var mtu: Int?
     var capturePath: String?
     var impairment: String?
+    var captureTLSSecrets = false
     var udpEchoPort: UInt16?
     var tcpEchoPort: UInt16?
     var tcpDiscardPort: UInt16?
     var tcpCongestionControl: TCPCongestionControlAlgorithm = .cubic
     var logLevel: LogLevel
+
+    /// The Web UI runs when a state directory is given.
+    var stateDirectory: String?
+    var domains: [String] = []
+    var httpsPort: UInt16 = 443
+    var httpPort: UInt16 = 80
+    var certificatePath: String?
+    var privateKeyPath: String?
+    var keyLogPath: String?
+    var profile: ServiceProfile = .development
+
+    enum ServiceProfile: String {
+        /// Local runs: the development CA may issue the server certificate.
+        case development
+        /// Real deployments: the certificate must come from --cert/--key.
+        case production
+    }
 
     /// Ethernet payload sizes accepted for `--mtu`: RFC 791 requires every
     /// host to accept 576-byte datagrams, and 9000 is the usual jumbo frame.
@@ -48,6 +66,10 @@ struct ServeConfiguration {
         OptionSpec(name: "capture", kind: .value(placeholder: "FILE"),
                    help: "Write every received and sent frame to FILE: pcapng (with direction) when the name "
                        + "ends in .pcapng, else pcap with nanosecond timestamps. Flushed after every batch."),
+        OptionSpec(name: "capture-tls-secrets", kind: .flag,
+                   help: "Embed the TLS secrets of the Web UI's connections in the --capture file "
+                       + "(pcapng only) as Decryption Secrets Blocks, so Wireshark decrypts it with no key file. "
+                       + "Anyone with the capture can then read the traffic. Default: off."),
         OptionSpec(name: "impair", kind: .value(placeholder: "SPEC"),
                    help: "Inject seeded faults into the frames the stack sends, as "
                        + "loss=P,dup=P,reorder=P,delay=MS,seed=N (probabilities 0 to 1 or percentages, delay in "
@@ -61,6 +83,27 @@ struct ServeConfiguration {
                    help: "Run a TCP discard service (RFC 863) on PORT. Default: off."),
         OptionSpec(name: "tcp-congestion", kind: .value(placeholder: "ALGORITHM"),
                    help: "TCP congestion control: cubic (RFC 9438) or newreno (RFC 6582). Default: cubic."),
+        OptionSpec(name: "state-dir", kind: .value(placeholder: "DIR"),
+                   help: "Directory for everything that survives a restart: keys (mode 0600), certificates, "
+                       + "the admin token and the development CA. Giving it turns on the Web UI over HTTPS."),
+        OptionSpec(name: "domain", kind: .repeated(placeholder: "NAME"),
+                   help: "A DNS name the HTTPS certificate must cover, besides the stack's address."),
+        OptionSpec(name: "https-port", kind: .value(placeholder: "PORT"),
+                   help: "TCP port of the Web UI over TLS. Default: 443."),
+        OptionSpec(name: "http-port", kind: .value(placeholder: "PORT"),
+                   help: "TCP port that answers ACME http-01 tokens and redirects everything else to HTTPS. "
+                       + "Default: 80."),
+        OptionSpec(name: "cert", kind: .value(placeholder: "FILE"),
+                   help: "PEM certificate chain for HTTPS, leaf first (with --key). Default: a certificate from "
+                       + "the development CA in the state directory (development profile only)."),
+        OptionSpec(name: "key", kind: .value(placeholder: "FILE"),
+                   help: "PEM private key of the --cert leaf; it is imported into the key vault."),
+        OptionSpec(name: "keylog", kind: .value(placeholder: "FILE"),
+                   help: "Append TLS secrets in the NSS key log format (SSLKEYLOGFILE) for Wireshark. "
+                       + "Anyone with this file can decrypt the traffic. Default: off."),
+        OptionSpec(name: "profile", kind: .value(placeholder: "PROFILE"),
+                   help: "development or production. Production refuses the development key source and CA. "
+                       + "Default: development."),
         OptionSpec(name: "log-level", kind: .value(placeholder: "LEVEL"),
                    help: "Minimum level logged to standard error: trace, debug, info, notice, warning "
                        + "or error. Default: info."),
@@ -138,6 +181,10 @@ struct ServeConfiguration {
         }
 
         capturePath = options.value("capture")
+        captureTLSSecrets = options.has("capture-tls-secrets")
+        if captureTLSSecrets && !(capturePath?.hasSuffix(".pcapng") ?? false) {
+            throw UsageError("--capture-tls-secrets needs a pcapng capture: give --capture FILE.pcapng")
+        }
         impairment = options.value("impair")
 
         if let portText = options.value("udp-echo-port") {
@@ -160,6 +207,38 @@ struct ServeConfiguration {
             tcpCongestionControl = algorithm
         }
 
+        stateDirectory = options.value("state-dir")
+        domains = options.all("domain")
+        for domain in domains where !Self.isHostName(domain) {
+            throw UsageError("invalid --domain '\(domain)': expected a DNS name such as capnet.example "
+                + "(letters, digits and hyphens in dot-separated labels)")
+        }
+        if let portText = options.value("https-port") {
+            httpsPort = try Self.parsePort(portText, option: "https-port")
+        }
+        if let portText = options.value("http-port") {
+            httpPort = try Self.parsePort(portText, option: "http-port")
+        }
+        if httpsPort == httpPort {
+            throw UsageError("--https-port and --http-port are both \(httpPort): give them different ports")
+        }
+        certificatePath = options.value("cert")
+        privateKeyPath = options.value("key")
+        if (certificatePath == nil) != (privateKeyPath == nil) {
+            throw UsageError("--cert and --key go together: give both, or neither to use the development CA")
+        }
+        keyLogPath = options.value("keylog")
+        if let profileText = options.value("profile") {
+            guard let profile = ServiceProfile(rawValue: profileText.lowercased()) else {
+                throw UsageError("invalid --profile '\(profileText)': expected development or production")
+            }
+            self.profile = profile
+        }
+        let webOptions = ["capture-tls-secrets", "domain", "https-port", "http-port", "cert", "key", "keylog", "profile"]
+        if stateDirectory == nil, let given = webOptions.first(where: { options.has($0) }) {
+            throw UsageError("--\(given) configures the Web UI, which needs --state-dir DIR")
+        }
+
         if let levelText = options.value("log-level") {
             guard let level = LogLevel(name: levelText) else {
                 let names = LogLevel.allCases.map(\.description).joined(separator: ", ")
@@ -178,6 +257,15 @@ struct ServeConfiguration {
         let slot = parts[2].split(separator: ".", omittingEmptySubsequences: false)
         guard slot.count == 2, slot[0].count == 2, slot[1].count == 1 else { return false }
         return [parts[0], parts[1], slot[0], slot[1]].allSatisfy { UInt32($0, radix: 16) != nil }
+    }
+
+    /// A DNS name in the LDH form of RFC 1123 §2.1, at most 253 octets.
+    static func isHostName(_ text: String) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= 253 else { return false }
+        return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            guard (1...63).contains(label.count), label.first != "-", label.last != "-" else { return false }
+            return label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
     }
 
     static func parsePort(_ text: String, option: String) throws -> UInt16 {

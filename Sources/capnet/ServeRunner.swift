@@ -17,13 +17,15 @@ struct ServeRunner {
         ShutdownSignal.install()
 
         let device: FrameDevice
+        let capture: CaptureDevice?
         do {
-            device = try openDevice()
+            (device, capture) = try openDevice()
         } catch {
             log.error("cannot open device: \(error)", "device=\(configuration.device)")
             return 1
         }
 
+        let clock = MonotonicTimeSource()
         let interface: Interface
         do {
             var stackConfiguration = Interface.Configuration(address: configuration.address,
@@ -77,10 +79,23 @@ struct ServeRunner {
             }
         }
 
+        var web: WebService?
+        if let stateDirectory = configuration.stateDirectory {
+            do {
+                web = try WebService(configuration: configuration, stateDirectory: stateDirectory,
+                                     interface: interface, tcp: tcp, keyLog: try makeKeyLog(capture: capture),
+                                     clock: clock)
+            } catch {
+                log.error("cannot start the Web UI: \(error)", "state_dir=\(stateDirectory)")
+                return 1
+            }
+        }
+        defer { web?.close() }
+
         log.info("serving", "device=\(device.name) mac=\(device.macAddress) mtu=\(device.mtu) "
             + "address=\(configuration.address) gateway=\(configuration.gateway.map(String.init(describing:)) ?? "none")")
         do {
-            try interface.run(clock: MonotonicTimeSource()) { ShutdownSignal.isRequested }
+            try interface.run(clock: clock) { ShutdownSignal.isRequested }
         } catch {
             log.error("run loop stopped: \(error)", "device=\(device.name)")
             return 1
@@ -91,13 +106,32 @@ struct ServeRunner {
         return 0
     }
 
+    /// The TLS key logs asked for: the --keylog file and the capture.
+    private func makeKeyLog(capture: CaptureDevice?) throws -> (any TLSKeyLog)? {
+        var sinks: [any TLSKeyLog] = []
+        if let path = configuration.keyLogPath {
+            sinks.append(try KeyLogFile(path: path))
+            log.notice("writing TLS secrets to a key log file; anyone with it can decrypt the traffic",
+                       "file=\(path)")
+        }
+        if configuration.captureTLSSecrets, let capture {
+            sinks.append(CaptureKeyLog(capture: capture))
+            log.notice("embedding TLS secrets in the capture", "file=\(configuration.capturePath ?? "")")
+        }
+        switch sinks.count {
+        case 0: return nil
+        case 1: return sinks[0]
+        default: return KeyLogFanOut(sinks)
+        }
+    }
+
     /// Frame slots for a virtio-net device: the default 256-entry queues post
     /// 128 receive buffers, and the rest are for transmit and the stack.
     static let virtioPoolSlots = 1024
 
     /// Opens the device and wraps it: the capture innermost, so it records the
     /// frames that crossed the wire, and the fault injector outside it.
-    private func openDevice() throws -> FrameDevice {
+    private func openDevice() throws -> (FrameDevice, CaptureDevice?) {
         var device: FrameDevice
         switch configuration.device {
         case .tap(let name):
@@ -109,9 +143,11 @@ struct ServeRunner {
             if let mtu = configuration.mtu { virtioConfiguration.mtu = mtu }
             device = try VirtioNetDevice(pciAddress: pciAddress, pool: pool, configuration: virtioConfiguration)
         }
+        var capture: CaptureDevice?
         if let path = configuration.capturePath {
             do {
-                device = try CaptureDevice(wrapping: device, path: path)
+                capture = try CaptureDevice(wrapping: device, path: path)
+                device = capture!
             } catch {
                 device.close()
                 throw error
@@ -128,7 +164,7 @@ struct ServeRunner {
             }
             log.info("injecting faults", "spec=\(impairment)")
         }
-        return device
+        return (device, capture)
     }
 
     /// Applies `--impair` keys without an `rx.` or `tx.` prefix to the frames

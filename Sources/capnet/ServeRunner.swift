@@ -21,7 +21,7 @@ struct ServeRunner {
         do {
             (device, capture) = try openDevice()
         } catch {
-            log.error("cannot open device: \(error)", "device=\(configuration.device)")
+            log.error("failed to open the device: \(error)", "device=\(configuration.device)")
             return 1
         }
 
@@ -33,7 +33,7 @@ struct ServeRunner {
             stackConfiguration.sendsGratuitousARP = true
             interface = try Interface(device: device, configuration: stackConfiguration)
         } catch {
-            log.error("cannot start the stack: \(error)", "address=\(configuration.address)")
+            log.error("failed to start the stack: \(error)", "address=\(configuration.address)")
             device.close()
             return 1
         }
@@ -46,7 +46,7 @@ struct ServeRunner {
         do {
             try interface.register(tcp, for: .tcp)
         } catch {
-            log.error("cannot register TCP: \(error)")
+            log.error("failed to register TCP: \(error)")
             return 1
         }
 
@@ -65,7 +65,7 @@ struct ServeRunner {
                 log.info("TCP discard service listening", "port=\(port)")
             }
         } catch {
-            log.error("cannot start a TCP service: \(error)")
+            log.error("failed to start a TCP service: \(error)")
             return 1
         }
 
@@ -74,7 +74,7 @@ struct ServeRunner {
                 services.append(try UDPEchoService.start(on: interface, port: port))
                 log.info("UDP echo service bound", "port=\(port)")
             } catch {
-                log.error("cannot start the UDP echo service: \(error)", "port=\(port)")
+                log.error("failed to start the UDP echo service: \(error)", "port=\(port)")
                 return 1
             }
         }
@@ -86,7 +86,7 @@ struct ServeRunner {
                                      interface: interface, tcp: tcp, keyLog: try makeKeyLog(capture: capture),
                                      clock: clock)
             } catch {
-                log.error("cannot start the Web UI: \(error)", "state_dir=\(stateDirectory)")
+                log.error("failed to start the Web UI: \(error)", "state_dir=\(stateDirectory)")
                 return 1
             }
         }
@@ -106,7 +106,8 @@ struct ServeRunner {
         return 0
     }
 
-    /// The TLS key logs asked for: the --keylog file and the capture.
+    /// Builds the TLS key log from the `--keylog` file and the capture, or
+    /// returns nil when neither was requested.
     private func makeKeyLog(capture: CaptureDevice?) throws -> (any TLSKeyLog)? {
         var sinks: [any TLSKeyLog] = []
         if let path = configuration.keyLogPath {
@@ -167,9 +168,10 @@ struct ServeRunner {
         return (device, capture)
     }
 
-    /// Applies `--impair` keys without an `rx.` or `tx.` prefix to the frames
-    /// the stack sends only. The kernel side impairs the other direction with
-    /// netem, so a ping sees the loss rate given, not its square.
+    /// Applies `--impair` keys without an `rx.` or `tx.` prefix only to the
+    /// frames the stack sends. Received frames are impaired with `rx.` keys or
+    /// at the peer (netem, where the kernel has it), so a ping's loss rate is
+    /// the probability given rather than compounded over both directions.
     static func transmitByDefault(_ specification: String) -> String {
         let directional: Set<String> = ["loss", "dup", "reorder", "delay"]
         return specification.split(separator: ",", omittingEmptySubsequences: false).map { pair in

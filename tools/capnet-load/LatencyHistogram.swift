@@ -66,6 +66,8 @@ struct LatencyHistogram: Sendable, Equatable {
         guard totalCount > 0 else { return nil }
         let share = min(max(percentile, 0), 100) / 100
         let rank = max(UInt64((share * Double(totalCount)).rounded(.up)), 1)
+        // The top rank is the largest value, which is kept exactly.
+        if rank >= totalCount { return maximum }
 
         var cumulative: UInt64 = 0
         for (index, count) in counts.enumerated() where count > 0 {

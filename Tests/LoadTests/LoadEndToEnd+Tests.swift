@@ -139,3 +139,52 @@ import Testing
         }
     }
 }
+
+/// capnet-load against Debian's nginx with an ECDSA P-256 certificate.
+@Suite(.serialized) struct NginxLoadTests {
+    static let handshakeCount = 200
+    static let timeout = "20"
+
+    let directory: TemporaryDirectory
+    let certificate: TestCertificate
+    let server: NginxTestServer
+
+    init() throws {
+        directory = try TemporaryDirectory()
+        certificate = try TestCertificate(in: directory, name: "nginx")
+        server = try NginxTestServer(certificate: certificate, directory: directory)
+    }
+
+    var url: String { "https://localhost:\(server.port)/" }
+
+    @Test func fullHandshakes() throws {
+        let run = try runLoad(["--count", "\(Self.handshakeCount)", "--timeout", Self.timeout,
+                               "--group", "P-256", "--cacert", certificate.certificatePath, url])
+        #expect(run.status == 0)
+        #expect(run.summary.handshakes == Self.handshakeCount)
+        #expect(run.summary.errors.total == 0, "\(run.summary.errors.details)")
+        #expect(run.summary.negotiated?.group == "P-256")
+        #expect(run.summary.negotiated?.alpn == "http/1.1")
+    }
+
+    @Test func resumedHandshakesReuseSession() throws {
+        let run = try runLoad(["--mode", "resumed", "--count", "\(Self.handshakeCount)", "--timeout", Self.timeout,
+                               "--cacert", certificate.certificatePath, url])
+        #expect(run.status == 0)
+        #expect(run.summary.handshakes == Self.handshakeCount)
+        #expect(run.summary.primingHandshakes == 1)
+        #expect(run.summary.sessionsReused == Self.handshakeCount)
+        #expect(run.summary.errors.total == 0, "\(run.summary.errors.details)")
+    }
+
+    @Test func getReadsContentLength() throws {
+        // nginx sends Content-Length and keeps the connection open until the
+        // client closes, so a complete run shows the length was honoured.
+        let run = try runLoad(["--mode", "get-resumed", "--count", "\(Self.handshakeCount)", "--timeout", Self.timeout,
+                               "--cacert", certificate.certificatePath, url])
+        #expect(run.status == 0)
+        #expect(run.summary.requests == Self.handshakeCount)
+        #expect(run.summary.sessionsReused == Self.handshakeCount)
+        #expect(run.summary.errors.total == 0, "\(run.summary.errors.details)")
+    }
+}

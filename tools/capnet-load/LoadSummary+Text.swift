@@ -19,7 +19,7 @@ extension LoadSummary {
             line("Negotiated:", "\(negotiated.version), \(negotiated.cipherSuite), group \(negotiated.group), ALPN \(negotiated.alpn ?? "none")")
         }
         line("Elapsed:", "\(Self.format(elapsedSeconds, digits: 3)) s")
-        let succeeded = connectionsStarted - errors.total - missedStarts
+        let succeeded = connectionsStarted - errors.total
         line("Connections:", "\(connectionsStarted) started, \(max(succeeded, 0)) succeeded, \(errors.total) failed"
              + (missedStarts > 0 ? ", \(missedStarts) start(s) missed: --max-in-flight reached" : ""))
         line("Handshakes:", "\(handshakes), \(Self.format(handshakesPerSecond)) per second; sessions reused: \(sessionsReused)"

@@ -25,6 +25,8 @@ final class LoadWorker {
     /// checked at least this often.
     static let pollIntervalMilliseconds: Int32 = 10
 
+    private static let log = Logger(.tls)
+
     private let plan: ConnectionPlan
     private let share: Share
     private let duration: Nanoseconds
@@ -76,6 +78,10 @@ final class LoadWorker {
             while openCount > 0 {
                 pollOnce(until: start + plan.timeout + plan.timeout)
             }
+        }
+        if session == nil {
+            Self.log.warning("no session ticket after \(Self.primingAttempts) full handshakes; this thread starts no resumed connections",
+                             "failures=\(statistics.failureCount)")
         }
     }
 

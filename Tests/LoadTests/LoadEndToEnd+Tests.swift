@@ -37,6 +37,21 @@ import Testing
         #expect(run.summary.negotiated?.group == group)
     }
 
+    @Test func sequentialLatencyCoversElapsedTime() throws {
+        // One connection at a time spends most of the wall time in its
+        // handshake, so the latencies must add up to most of the run. A
+        // clock read before OpenSSL processes the server's flight would
+        // leave the client's own work out and fail this.
+        let server = try OpenSSLTestServer(certificate: certificate)
+        let run = try runLoad(["--concurrency", "1", "--count", "100", "--timeout", Self.timeout,
+                               "--insecure", url(server)])
+        let latency = try #require(run.summary.handshakeLatencyMs)
+        let handshakeSeconds = latency.mean * Double(latency.count) / 1_000
+        #expect(handshakeSeconds >= 0.5 * run.summary.elapsedSeconds,
+                "handshakes \(handshakeSeconds) s of \(run.summary.elapsedSeconds) s")
+        #expect(handshakeSeconds <= run.summary.elapsedSeconds)
+    }
+
     @Test func resumedHandshakesReuseSession() throws {
         let server = try OpenSSLTestServer(certificate: certificate)
         let run = try runLoad(["--mode", "resumed", "--count", "\(Self.handshakeCount)", "--timeout", Self.timeout,

@@ -11,6 +11,9 @@ struct ConnectionPlan {
     /// The GET request, or nil in the handshake-only modes.
     let request: [UInt8]?
     let timeout: Nanoseconds
+    /// Read when a handshake or response completes, after OpenSSL has done
+    /// the work, so latencies include the client's own processing.
+    let clock: any TimeSource
 }
 
 /// One connection from TCP connect to close, driven by readiness events.
@@ -83,14 +86,14 @@ final class LoadConnection {
 
     /// Runs as far as the socket allows. Returns the outcome once the
     /// connection has ended, after which the socket is closed.
-    func advance(now: Instant, buffer: UnsafeMutableRawBufferPointer) -> Outcome? {
+    func advance(buffer: UnsafeMutableRawBufferPointer) -> Outcome? {
         while true {
             let step: Step
             switch phase {
             case .connecting: step = finishConnect()
-            case .handshaking: step = continueHandshake(now: now)
-            case .sendingRequest: step = sendRequest(now: now)
-            case .readingResponse: step = readResponse(now: now, buffer: buffer)
+            case .handshaking: step = continueHandshake()
+            case .sendingRequest: step = sendRequest()
+            case .readingResponse: step = readResponse(buffer: buffer)
             case .awaitingTicket: step = awaitTicket(buffer: buffer)
             }
             switch step {
@@ -139,7 +142,7 @@ final class LoadConnection {
         return .next
     }
 
-    private func continueHandshake(now: Instant) -> Step {
+    private func continueHandshake() -> Step {
         guard let tls else { return .failed(LoadFailure(.other, "no TLS state after connect")) }
         switch tls.handshake() {
         case .wantRead, .wantWrite:
@@ -149,8 +152,8 @@ final class LoadConnection {
         case .failed(let failure):
             return .failed(failure)
         case .complete:
-            handshakeDoneAt = now
-            outcome.handshakeLatency = now - startedAt
+            handshakeDoneAt = plan.clock.now()
+            outcome.handshakeLatency = handshakeDoneAt - startedAt
             outcome.sessionWasReused = tls.sessionWasReused
             if plan.request != nil {
                 phase = .sendingRequest
@@ -160,7 +163,7 @@ final class LoadConnection {
         }
     }
 
-    private func sendRequest(now: Instant) -> Step {
+    private func sendRequest() -> Step {
         guard let tls, let request = plan.request else { return .failed(LoadFailure(.other, "no request to send")) }
         while requestBytesSent < request.count {
             let result = request.withUnsafeBytes { tls.write(UnsafeRawBufferPointer(rebasing: $0[requestBytesSent...])) }
@@ -175,7 +178,7 @@ final class LoadConnection {
         return .next
     }
 
-    private func readResponse(now: Instant, buffer: UnsafeMutableRawBufferPointer) -> Step {
+    private func readResponse(buffer: UnsafeMutableRawBufferPointer) -> Step {
         guard let tls else { return .failed(LoadFailure(.other, "no TLS state")) }
         while true {
             switch tls.read(into: buffer) {
@@ -183,7 +186,7 @@ final class LoadConnection {
                 do {
                     let complete = try response.consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
                     if complete {
-                        outcome.requestLatency = now - handshakeDoneAt
+                        outcome.requestLatency = plan.clock.now() - handshakeDoneAt
                         return afterExchange(tls)
                     }
                 } catch {
@@ -197,7 +200,7 @@ final class LoadConnection {
                 } catch {
                     return .failed(error)
                 }
-                outcome.requestLatency = now - handshakeDoneAt
+                outcome.requestLatency = plan.clock.now() - handshakeDoneAt
                 return afterExchange(tls)
             case .failed(let failure):
                 return .failed(failure)

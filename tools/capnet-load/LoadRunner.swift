@@ -19,7 +19,7 @@ enum LoadRunner {
         var request: [UInt8]?
         if options.mode.sendsRequest { request = Array(requestText(for: options.target).utf8) }
         let plan = ConnectionPlan(client: client, address: address, request: request,
-                                  timeout: options.connectionTimeout)
+                                  timeout: options.connectionTimeout, clock: clock)
 
         var workers: [LoadWorker] = []
         for share in shares(options) {

@@ -156,7 +156,7 @@ final class LoadWorker {
             return
         }
         // The connect may already have finished; try once without waiting.
-        drive(slot: slot, now: clock.now())
+        drive(slot: slot)
     }
 
     private func appendSlot() -> Int {
@@ -176,9 +176,9 @@ final class LoadWorker {
         openCount -= 1
     }
 
-    private func drive(slot: Int, now: Instant) {
+    private func drive(slot: Int) {
         guard let connection = slots[slot] else { return }
-        guard let outcome = connection.advance(now: now, buffer: readBuffer) else { return }
+        guard let outcome = connection.advance(buffer: readBuffer) else { return }
         release(slot: slot)
         record(outcome, isPriming: connection.isPriming)
     }
@@ -192,7 +192,7 @@ final class LoadWorker {
             let slot = Int(token & 0xFFFF_FFFF)
             let generation = UInt32(token >> 32)
             guard slot < slots.count, generations[slot] == generation else { return }
-            drive(slot: slot, now: clock.now())
+            drive(slot: slot)
         }
         expireOverdue(now: clock.now())
     }

@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func getReadsResponseUntilClose() throws {
-        // s_server -www answers with HTTP/1.0 and no Content-Length, then closes.
+        // s_server -www replies with HTTP/1.0 and no Content-Length, then closes.
         let server = try OpenSSLTestServer(certificate: certificate)
         let count = 50
         let run = try runLoad(["--mode", "get", "--count", "\(count)", "--timeout", Self.timeout,
@@ -101,7 +101,7 @@ import Testing
 
     @Test func noCommonSuiteIsAlert() throws {
         // OpenSSL's server does not enable TLS_AES_128_CCM_SHA256 by default
-        // and answers with a handshake_failure alert (RFC 8446 section 4.1.1).
+        // and replies with a handshake_failure alert (RFC 8446 section 4.1.1).
         let server = try OpenSSLTestServer(certificate: certificate)
         let count = 5
         let run = try runLoad(["--count", "\(count)", "--timeout", Self.timeout, "--insecure",
@@ -125,7 +125,7 @@ import Testing
 
     @Test func silentServerIsTimeout() throws {
         // The kernel completes the TCP handshake into the backlog, but nothing
-        // ever answers the ClientHello.
+        // ever replies to the ClientHello.
         let port = try LocalPort(listening: true)
         let count = 3
         let run = try runLoad(["--count", "\(count)", "--concurrency", "\(count)", "--timeout", "0.3",

@@ -10,7 +10,7 @@ import Testing
         return options
     }
 
-    /// The message of the UsageError that parsing `arguments` throws.
+    /// Returns the message of the UsageError that parsing `arguments` throws.
     static func errorMessage(_ arguments: [String]) -> String? {
         do {
             _ = try LoadOptions.parse(arguments)

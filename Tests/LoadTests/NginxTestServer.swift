@@ -4,7 +4,7 @@ import Foundation
 /// Debian's nginx serving TLS 1.3 on 127.0.0.1 from a temporary directory,
 /// as one process (`master_process off`), killed on deinit.
 final class NginxTestServer {
-    /// Longest wait for nginx to accept connections after it starts.
+    /// Maximum wait for nginx to accept connections after it starts.
     static let startTimeout: TimeInterval = 10
     /// Interval between readiness checks while nginx starts.
     static let readinessCheckInterval: useconds_t = 20_000

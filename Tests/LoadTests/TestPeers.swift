@@ -72,7 +72,7 @@ struct TestCertificate {
 /// `openssl s_server -www -tls1_3` on 127.0.0.1 and a port the kernel picks,
 /// stopped on deinit.
 final class OpenSSLTestServer {
-    /// Longest wait for the server to print its listening address.
+    /// Maximum wait for the server to print its listening address.
     static let startTimeout: TimeInterval = 10
 
     let process = Process()
@@ -157,7 +157,7 @@ final class LocalPort {
     deinit { close(descriptor) }
 }
 
-/// The capnet-load binary built beside the test bundle.
+/// Returns the path of the capnet-load binary built beside the test bundle.
 func loadToolPath() -> String {
     let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         ?? CommandLine.arguments[0]

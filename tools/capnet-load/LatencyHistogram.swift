@@ -4,7 +4,7 @@
 /// Values below `2^precisionBits` are stored exactly. Each larger power-of-two
 /// range `[2^e, 2^(e+1))` is split into `2^precisionBits` equal buckets, so a
 /// bucket is at most `2^-precisionBits` of its lowest value wide. A reported
-/// percentile is the midpoint of the bucket that holds it, so it is within
+/// percentile is the midpoint of the bucket that contains it, so it is within
 /// `2^-(precisionBits+1)` of the exact value, relative to that value.
 struct LatencyHistogram: Sendable, Equatable {
     /// Sub-bucket bits: 7 gives 128 buckets per power of two and a relative
@@ -59,7 +59,7 @@ struct LatencyHistogram: Sendable, Equatable {
         saturatedCount += other.saturatedCount
     }
 
-    /// The value at `percentile` (0 < percentile <= 100) by the nearest-rank
+    /// Returns the value at `percentile` (0 < percentile <= 100) by the nearest-rank
     /// method: the smallest recorded value with at least that share of values
     /// at or below it. Returns nil when the histogram is empty.
     func value(atPercentile percentile: Double) -> Int64? {
@@ -93,7 +93,7 @@ struct LatencyHistogram: Sendable, Equatable {
         return (shift + 1) * subBucketCount + subBucket
     }
 
-    /// The lowest and highest value that fall into bucket `index`.
+    /// Returns the lowest and highest value that fall into bucket `index`.
     static func valueRange(ofBucket index: Int) -> ClosedRange<Int64> {
         if index < subBucketCount { return Int64(index)...Int64(index) }
         let shift = index / subBucketCount - 1
@@ -103,7 +103,7 @@ struct LatencyHistogram: Sendable, Equatable {
         return low...high
     }
 
-    /// The midpoint of bucket `index`, the value a percentile reports.
+    /// Returns the midpoint of bucket `index`, which a percentile reports.
     static func representativeValue(ofBucket index: Int) -> Int64 {
         let range = valueRange(ofBucket: index)
         return range.lowerBound + (range.upperBound - range.lowerBound) / 2

@@ -3,8 +3,8 @@ import Glibc
 #endif
 import CapnetBase
 
-/// What every connection of one worker shares: the TLS client, the request
-/// bytes and what to do after the handshake.
+/// Settings that every connection of one worker shares: the TLS client, the
+/// target, the request bytes and the timeout.
 struct ConnectionPlan {
     let client: any LoadTLSClient
     let address: TargetAddress
@@ -18,9 +18,9 @@ struct ConnectionPlan {
 
 /// One connection from TCP connect to close, driven by readiness events.
 ///
-/// The worker calls `advance` whenever the socket may have become ready; the
-/// connection runs each step until the socket would block, so with
-/// edge-triggered epoll no readiness is lost.
+/// The worker calls `advance` whenever the socket may have become ready. The
+/// connection then runs each step until the socket would block, so no
+/// readiness edge from the edge-triggered epoll is lost.
 final class LoadConnection {
     enum Phase: String {
         case connecting = "TCP connect"

@@ -84,8 +84,8 @@ enum LoadRunner {
         total / parts + (index < total % parts ? 1 : 0)
     }
 
-    /// The HTTP/1.1 GET each connection sends (RFC 9112 section 3). It asks
-    /// the server to close afterwards, since every connection is new.
+    /// The HTTP/1.1 GET each connection sends (RFC 9112 section 3). It requests
+    /// that the server close afterwards, because every connection is new.
     static func requestText(for target: TargetURL) -> String {
         "GET \(target.path) HTTP/1.1\r\n"
             + "Host: \(target.hostHeader)\r\n"

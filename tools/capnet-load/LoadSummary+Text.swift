@@ -1,7 +1,7 @@
 import Foundation
 
 extension LoadSummary {
-    /// The human-readable report, one labelled line per fact, units stated.
+    /// Formats the human-readable report: one labelled line per fact, units stated.
     func text() -> String {
         var lines: [String] = []
         func line(_ label: String, _ value: String) {

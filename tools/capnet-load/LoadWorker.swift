@@ -21,7 +21,7 @@ final class LoadWorker {
     static let readBufferSize = 16 * 1024
     /// Full handshakes tried to obtain a session ticket before giving up.
     static let primingAttempts = 3
-    /// Longest sleep in `epoll_wait`, so deadlines and the stop time are
+    /// Maximum sleep in `epoll_wait`, so deadlines and the stop time are
     /// checked at least this often.
     static let pollIntervalMilliseconds: Int32 = 10
 
@@ -124,7 +124,7 @@ final class LoadWorker {
         }
     }
 
-    /// The time the next open-loop start is due, or the poll interval.
+    /// Returns when the next open-loop start is due, or one poll interval from now.
     private func nextWakeUp(start: Instant, started: Int) -> Instant {
         let interval = clock.now() + .milliseconds(Int64(Self.pollIntervalMilliseconds))
         guard case .rate(let perSecond, _) = share.pacing else { return interval }

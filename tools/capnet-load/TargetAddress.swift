@@ -139,9 +139,9 @@ enum TargetPolicy {
         guard !allowAnyTarget, !isAllowed(address.host) else { return }
         let resolved = address.hostText == hostName ? "" : " (resolved from '\(hostName)')"
         throw UsageError("""
-            refusing to send load to \(address.hostText)\(resolved): by default capnet-load only \
-            connects to \(allowedRangesText). If you own that host and mean to load it, add \
-            --allow-any-target.
+            target address \(address.hostText)\(resolved) is not allowed: by default capnet-load \
+            only connects to \(allowedRangesText). If you own that host and mean to load it, \
+            add --allow-any-target.
             """)
     }
 }

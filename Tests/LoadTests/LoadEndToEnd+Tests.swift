@@ -128,7 +128,7 @@ import Testing
         // ever replies to the ClientHello.
         let port = try LocalPort(listening: true)
         let count = 3
-        let run = try runLoad(["--count", "\(count)", "--concurrency", "\(count)", "--timeout", "0.3",
+        let run = try runLoad(["--count", "\(count)", "--concurrency", "\(count)", "--timeout", "1",
                                "--insecure", "https://127.0.0.1:\(port.port)/"])
         #expect(run.status == 1)
         #expect(run.summary.errors.timeout == count)
@@ -188,6 +188,20 @@ import Testing
         #expect(run.status == 0)
         #expect(run.summary.handshakes == Self.handshakeCount)
         #expect(run.summary.primingHandshakes == 1)
+        #expect(run.summary.sessionsReused == Self.handshakeCount)
+        #expect(run.summary.errors.total == 0, "\(run.summary.errors.details)")
+    }
+
+    @Test func twoThreadsShareCount() throws {
+        // Each thread primes its own session, then the count is split 50/50.
+        let run = try runLoad(["--mode", "resumed", "--threads", "2", "--concurrency", "4",
+                               "--count", "\(Self.handshakeCount)", "--timeout", Self.timeout,
+                               "--cacert", certificate.certificatePath, url])
+        #expect(run.status == 0)
+        #expect(run.summary.threads == 2)
+        #expect(run.summary.connectionsStarted == Self.handshakeCount)
+        #expect(run.summary.handshakes == Self.handshakeCount)
+        #expect(run.summary.primingHandshakes == 2)
         #expect(run.summary.sessionsReused == Self.handshakeCount)
         #expect(run.summary.errors.total == 0, "\(run.summary.errors.details)")
     }

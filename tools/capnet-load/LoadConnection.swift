@@ -47,6 +47,9 @@ final class LoadConnection {
     let deadline: Instant
     /// A priming connection stays open until the server sends a session ticket.
     let isPriming: Bool
+    /// Whether the outcome carries the negotiated parameters; the worker
+    /// asks for them until it has one set, which saves string copies.
+    var reportsNegotiated = false
     private(set) var phase = Phase.connecting
 
     private let plan: ConnectionPlan
@@ -66,6 +69,11 @@ final class LoadConnection {
         guard descriptor >= 0 else {
             throw LoadFailure(.other, "socket() failed: \(String(cString: strerror(errno)))")
         }
+        // NOTE: the client closes first, so each connection leaves a socket in
+        // TIME_WAIT for 60 s. On loopback, Linux reuses those ports when
+        // net.ipv4.tcp_tw_reuse is 2 (its default), but toward a namespace
+        // address a long run above about 470 connections per second
+        // (28,232 ports / 60 s) can run out of ports, reported as "other".
         var enabled: Int32 = 1
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &enabled, socklen_t(MemoryLayout<Int32>.size))
 
@@ -103,6 +111,12 @@ final class LoadConnection {
             case .failed(let failure): return finish(failure: failure)
             }
         }
+    }
+
+    /// Ends the connection with a failure found outside it, such as a
+    /// failed epoll registration.
+    func abort(_ failure: LoadFailure) -> Outcome {
+        finish(failure: failure)
     }
 
     /// Ends the connection because its deadline passed.
@@ -239,7 +253,7 @@ final class LoadConnection {
         var result = outcome
         result.failure = failure
         if failure == nil, let tls {
-            result.negotiated = tls.negotiated
+            if reportsNegotiated { result.negotiated = tls.negotiated }
             tls.shutdown()
         }
         tls = nil

@@ -91,7 +91,7 @@ extension LoadOptions {
         .init("--alpn", "NAME[,NAME...]|none",
               "ALPN protocol names offered. Default: \(Defaults.alpn.joined(separator: ",")). 'none' sends no ALPN extension."),
         .init("--sni", "NAME|none",
-              "Server name indication sent. Default: the URL's host, or none when the host is an IP address."),
+              "Server name indication sent. Default: the URL's host, or none when the host is an IP address. The certificate is checked against the URL's host either way."),
         .init("--cacert", "FILE",
               "PEM file of CA certificates that the server certificate must chain to. Default: the system's CA certificates. The certificate must also name the URL's host."),
         .init("--insecure", nil,

@@ -145,6 +145,7 @@ final class LoadWorker {
             return
         }
 
+        connection.reportsNegotiated = statistics.negotiated == nil
         let slot = freeSlots.popLast() ?? appendSlot()
         slots[slot] = connection
         openCount += 1
@@ -152,7 +153,7 @@ final class LoadWorker {
             try loop.register(socket: connection.socket, token: token(slot: slot))
         } catch {
             release(slot: slot)
-            record(connection.expire(), isPriming: isPriming)
+            record(connection.abort(error), isPriming: isPriming)
             return
         }
         // The connect may already have finished; try once without waiting.

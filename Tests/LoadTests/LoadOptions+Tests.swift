@@ -116,7 +116,7 @@ import Testing
         (["--threads", "4", "--concurrency", "2", "https://127.0.0.1/"], "--threads 4 is more than --concurrency 2"),
         (["--insecure", "--cacert", "ca.pem", "https://127.0.0.1/"], "--insecure and --cacert exclude each other"),
         (["--frobnicate", "https://127.0.0.1/"], "unknown option '--frobnicate'"),
-        (["--count"], "missing value for --count"),
+        (["--count"], "missing value for --count: expected N"),
         (["--json=yes", "https://127.0.0.1/"], "option --json takes no value"),
         ([], "missing target URL"),
         (["https://127.0.0.1/", "https://127.0.0.2/"], "expected one target URL, got 2"),

@@ -41,12 +41,12 @@ extension LoadOptions {
             }
             if option.takesValue && value == nil {
                 guard index < arguments.count else {
-                    throw UsageError("missing value for \(name): expected \(option.valueName)")
+                    throw UsageError("missing value for \(name): expected \(option.valueName ?? "a value")")
                 }
                 value = arguments[index]
                 index += 1
-            } else if !option.takesValue && value != nil {
-                throw UsageError("option \(name) takes no value, but was given '\(value!)'")
+            } else if !option.takesValue, let value {
+                throw UsageError("option \(name) takes no value, but was given '\(value)'")
             }
             values.append((name, value))
         }

@@ -59,6 +59,8 @@ let package = Package(
         .testTarget(name: "TLSEngineTests", dependencies: ["TLSEngine", "CLibCrypto"]),
         .testTarget(name: "HostSimTests", dependencies: ["HostSim", "NetStack", "NIC"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CapnetBase"]),
+        .testTarget(name: "WebUITests", dependencies: ["WebUI", "CapnetBase"]),
+        .testTarget(name: "VirtioTests", dependencies: ["NIC", "HostSim", "CapnetBase"]),
         .testTarget(name: "LoadTests", dependencies: ["capnet-load", "CapnetBase", "NetStack"]),
     ],
     swiftLanguageModes: [.v5]

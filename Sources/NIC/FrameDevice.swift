@@ -51,6 +51,9 @@ public struct DeviceCounters: Sendable, Equatable {
     public var transmittedBytes: UInt64 = 0
     /// Frames the device could not take because no pool slot was free.
     public var receiveDropsPoolExhausted: UInt64 = 0
+    /// Received frames longer than a pool slot (or truncated by the
+    /// capture length), dropped.
+    public var receiveDropsOversize: UInt64 = 0
     /// Frames larger than the MTU plus the Ethernet header, not sent.
     public var transmitDropsOversize: UInt64 = 0
     /// Frames the OS refused to send (full queue, link down).
@@ -60,6 +63,12 @@ public struct DeviceCounters: Sendable, Equatable {
     public var injectedDuplicates: UInt64 = 0
     public var injectedReorders: UInt64 = 0
     public var injectedDelays: UInt64 = 0
+    /// Frames a fault injector dropped because its bounded delay/reorder
+    /// queue was full (`FaultInjectionConfig.queueLimit`).
+    public var injectedQueueOverflows: UInt64 = 0
+    /// Frames an in-memory link dropped because the receiving end's bounded
+    /// queue was full (`MemoryLinkDevice.queueCapacity`).
+    public var receiveDropsQueueFull: UInt64 = 0
 
     public init() {}
 }

@@ -1,1 +1,0 @@
-// The WebUI module; its parts arrive with their issues.

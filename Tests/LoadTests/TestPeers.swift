@@ -23,7 +23,12 @@ struct PeerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Maximum time a program started by a test may run before it is killed, so a
+/// hung capnet-load fails its test instead of stalling the suite.
+let programTimeLimit: TimeInterval = 120
+
 /// Runs a program to completion and returns its exit status and output.
+/// The program is killed after `programTimeLimit` seconds.
 @discardableResult
 func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
     let process = Process()
@@ -34,6 +39,11 @@ func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32,
     process.standardOutput = output
     process.standardError = error
     try process.run()
+    let processIdentifier = process.processIdentifier
+    let watchdog = DispatchWorkItem { kill(processIdentifier, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + programTimeLimit, execute: watchdog)
+    defer { watchdog.cancel() }
+
     // Read to the end before waiting, so a full pipe cannot block the child.
     let outputData = output.fileHandleForReading.readDataToEndOfFile()
     let errorData = error.fileHandleForReading.readDataToEndOfFile()

@@ -101,7 +101,11 @@ final class LoadWorker {
             if mayStart {
                 switch share.pacing {
                 case .concurrency(let limit):
-                    while openCount < limit && started < (share.count ?? .max) {
+                    // At most `limit` starts per pass, so connections that
+                    // fail at once (a refused connect) cannot keep this loop
+                    // from checking the time.
+                    let free = max(limit - openCount, 0)
+                    for _ in 0..<free where started < (share.count ?? .max) {
                         open(resuming: session, isPriming: false, scheduledAt: clock.now())
                         started += 1
                     }
@@ -110,7 +114,7 @@ final class LoadWorker {
                     let elapsed = (now - start).seconds
                     let due = min(Int(elapsed * perSecond) + 1, share.count ?? .max)
                     while started < due {
-                        let scheduled = start + Nanoseconds(Int64(Double(started) / perSecond * 1e9))
+                        let scheduled = start + Self.interval(count: started, perSecond: perSecond)
                         if openCount < maxInFlight {
                             open(resuming: session, isPriming: false, scheduledAt: scheduled)
                         } else {
@@ -120,7 +124,15 @@ final class LoadWorker {
                     }
                 }
             }
-            pollOnce(until: nextWakeUp(start: start, started: started))
+            // A connection can finish inside `open` (a refused connect, or a
+            // handshake done before the call returned). Its place is then free
+            // at once, so the next pass must not wait for readiness first.
+            var wakeUp = nextWakeUp(start: start, started: started)
+            if case .concurrency(let limit) = share.pacing, mayStart, openCount < limit,
+               started < (share.count ?? .max) {
+                wakeUp = clock.now()
+            }
+            pollOnce(until: wakeUp)
         }
     }
 
@@ -128,8 +140,14 @@ final class LoadWorker {
     private func nextWakeUp(start: Instant, started: Int) -> Instant {
         let interval = clock.now() + .milliseconds(Int64(Self.pollIntervalMilliseconds))
         guard case .rate(let perSecond, _) = share.pacing else { return interval }
-        let next = start + Nanoseconds(Int64(Double(started) / perSecond * 1e9))
+        let next = start + Self.interval(count: started, perSecond: perSecond)
         return min(next, interval)
+    }
+
+    /// Returns the time `count` connections take at `perSecond` connections per second.
+    private static func interval(count: Int, perSecond: Double) -> Nanoseconds {
+        let nanosecondsPerSecond = 1e9
+        return Nanoseconds(Int64(Double(count) / perSecond * nanosecondsPerSecond))
     }
 
     // MARK: Connections

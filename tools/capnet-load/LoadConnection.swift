@@ -47,8 +47,8 @@ final class LoadConnection {
     let deadline: Instant
     /// A priming connection stays open until the server sends a session ticket.
     let isPriming: Bool
-    /// Whether the outcome carries the negotiated parameters; the worker
-    /// asks for them until it has one set, which saves string copies.
+    /// Whether the outcome carries the negotiated parameters. The worker
+    /// requests them only until it has one set, which saves string copies.
     var reportsNegotiated = false
     private(set) var phase = Phase.connecting
 

@@ -89,7 +89,7 @@ extension LoadOptions {
         .init("--suite", "NAME[:NAME...]",
               "TLS 1.3 cipher suites offered, in order: \(knownCipherSuites.joined(separator: ", ")). Default: OpenSSL's list (TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256 in OpenSSL 3.0)."),
         .init("--alpn", "NAME[,NAME...]|none",
-              "ALPN protocol names offered. Default: \(Defaults.alpn.joined(separator: ",")). 'none' sends no ALPN extension."),
+              "ALPN protocol names offered. Default: \(Defaults.alpn.joined(separator: ",")). 'none' sends no ALPN extension. The GET modes speak HTTP/1.1 only, so offer http/1.1 with them."),
         .init("--sni", "NAME|none",
               "Server name indication sent. Default: the URL's host, or none when the host is an IP address. The certificate is checked against the URL's host either way."),
         .init("--cacert", "FILE",

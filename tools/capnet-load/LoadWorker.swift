@@ -42,6 +42,10 @@ final class LoadWorker {
     private var generations: [UInt32] = []
     private var freeSlots: [Int] = []
     private var openCount = 0
+    /// The session every resumed connection of this thread offers.
+    /// NOTE: one ticket is offered again and again, which servers with
+    /// single-use tickets reject (RFC 8446 appendix C.4 recommends single
+    /// use to clients); such runs show fewer sessions reused than handshakes.
     private var session: (any LoadTLSSession)?
     private let readBuffer: UnsafeMutableRawBufferPointer
 

@@ -15,10 +15,13 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "capnet", targets: ["capnet"]),
+        .executable(name: "capnet-load", targets: ["capnet-load"]),
     ],
     targets: [
         // System libraries from Debian, found through pkg-config.
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibSSL", pkgConfig: "libssl",
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap",
                        providers: [.apt(["libpcap-dev"])]),
@@ -51,6 +54,10 @@ let package = Package(
                           dependencies: ["CapnetBase", "NIC", "NetStack", "TLSEngine",
                                          "WebUI", "Acme"],
                           swiftSettings: common),
+        // TLS handshake load generator; its client side is OpenSSL's libssl.
+        .executableTarget(name: "capnet-load",
+                          dependencies: ["CapnetBase", "NetStack", "CLibSSL"],
+                          path: "tools/capnet-load", swiftSettings: common),
 
         .testTarget(name: "CapnetBaseTests", dependencies: ["CapnetBase"]),
         .testTarget(name: "NICTests", dependencies: ["NIC", "CPcap"]),
@@ -61,6 +68,7 @@ let package = Package(
         .testTarget(name: "WebUITests", dependencies: ["WebUI", "CapnetBase", "NetStack", "NIC"]),
         .testTarget(name: "VirtioTests", dependencies: ["NIC", "HostSim", "CapnetBase"]),
         .testTarget(name: "AcmeTests", dependencies: ["Acme", "CLibCrypto", "CapnetBase"]),
+        .testTarget(name: "LoadTests", dependencies: ["capnet-load", "CapnetBase", "NetStack"]),
     ],
     swiftLanguageModes: [.v5]
 )

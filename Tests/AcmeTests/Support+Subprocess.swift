@@ -42,7 +42,7 @@ func runCommand(_ arguments: [String], stdin: Data? = nil, timeout: Double = 30)
     try? inPipe.fileHandleForWriting.close()
 
     if finished.wait(timeout: .now() + timeout) == .timedOut {
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)  // SIGTERM is blocked in children of the test runner.
         _ = finished.wait(timeout: .now() + 5)
         throw CommandError.timedOut(arguments.joined(separator: " "), seconds: timeout)
     }

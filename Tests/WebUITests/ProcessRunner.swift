@@ -22,7 +22,8 @@ func runProcess(_ executable: String, _ arguments: [String], input: String = "",
     process.standardOutput = stdout
     process.standardError = stderr
     try process.run()
-    let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
+    // SIGKILL, because the test runner starts children with SIGTERM blocked.
+    let watchdog = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
     stdin.fileHandleForWriting.write(Data(input.utf8))
     try? stdin.fileHandleForWriting.close()

@@ -85,7 +85,8 @@ final class PeerProcess: @unchecked Sendable {
     }
 
     func stop() {
-        if process.isRunning { process.terminate() }
+        // SIGKILL, because the test runner starts children with SIGTERM blocked.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? input.fileHandleForWriting.close()
     }
 

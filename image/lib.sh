@@ -1,6 +1,6 @@
 # Shared parts of the image scripts (build, run, test): paths, the Debian
 # cloud kernel, and the QEMU machine flags that make VFIO work under TCG.
-# Source it with `. "$(dirname "$0")/lib.sh"`; it defines functions and
+# Source it with `. "$(dirname "$0")/lib.sh"`. It defines functions and
 # variables only and runs nothing.
 
 image_dir=$(cd "$(dirname "$0")" && pwd)
@@ -47,8 +47,8 @@ fetch_kernel_deb() {
     mkdir -p "$directory"
     deb=$(ls "$directory/${package}_"*.deb 2>/dev/null | head -n 1)
     if [ -z "$deb" ]; then
-        # apt-get warns that it downloads unsandboxed as root; keep its output
-        # for the error message only.
+        # apt-get warns that it downloads unsandboxed as root, so its output
+        # is shown only when it fails.
         if ! (cd "$directory" && apt-get download "$package") > "$directory/apt-get.log" 2>&1; then
             cat "$directory/apt-get.log" >&2
             die "apt-get download $package failed (output above); check 'apt-cache policy $package' and run 'apt-get update'"

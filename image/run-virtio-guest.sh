@@ -7,13 +7,15 @@
 #
 # Needs: qemu-system-x86, busybox-static, a debug test build
 # (`swift build --build-tests`), and the Debian cloud kernel package, which
-# the script downloads with `apt-get download`. KVM does not work on the
-# build machines, so QEMU runs with TCG. Exit status 0 when the guest
-# tests pass. Everything it creates lives in a temporary directory, and
-# both that directory and QEMU are removed on exit, also on failure.
+# the script downloads with `apt-get download` into image/out/cache (shared
+# with image/build). KVM does not work on the build machines, so QEMU runs
+# with TCG. Exit status 0 when the guest tests pass. Everything else it
+# creates lives in a temporary directory, and both that directory and QEMU
+# are removed on exit, also on failure.
 set -eu
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+
 tests="$root/.build/debug/capnetPackageTests.xctest"
 pci_address=0000:00:03.0
 guest_mac=52:54:00:12:34:56
@@ -31,14 +33,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # 1. The kernel: CAPNET_KERNEL_DEB if set (a downloaded linux-image-*-cloud-amd64
-# package, to avoid fetching it on every run), else the package the cloud
-# meta-package currently depends on.
+# package), else the package image/build uses, downloaded once.
 if [ -n "${CAPNET_KERNEL_DEB:-}" ]; then
     kernel_deb=$CAPNET_KERNEL_DEB
 else
-    kernel_package=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
-    (cd "$work" && apt-get download "$kernel_package" >/dev/null 2>&1)
-    kernel_deb=$(ls "$work"/"$kernel_package"_*.deb)
+    kernel_package=$(resolve_kernel_package)
+    kernel_deb=$(fetch_kernel_deb "$kernel_package" "$out/cache")
 fi
 dpkg-deb -x "$kernel_deb" "$work/kernel"
 vmlinuz=$(ls "$work"/kernel/boot/vmlinuz-*)
@@ -77,14 +77,13 @@ INIT
 chmod +x "$initramfs/init"
 (cd "$initramfs" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1 > "$work/initramfs.gz")
 
-# 3. Boot. The IOMMU device comes first so it covers the virtio device;
-# iommu_platform=on makes the device translate through it (VIRTIO_F_ACCESS_PLATFORM).
+# 3. Boot. iommu_platform=on makes the device's DMA go through the IOMMU (VIRTIO_F_ACCESS_PLATFORM).
 console="$work/console.log"
 qmp="$work/qmp.sock"
-timeout "$guest_timeout" qemu-system-x86_64 -accel tcg -m 2048 -smp 1 -nographic -no-reboot \
-    -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on \
+# shellcheck disable=SC2086 # qemu_machine_flags is a list of flags.
+timeout "$guest_timeout" qemu-system-x86_64 $qemu_machine_flags -m 2048 -smp 1 -nographic -no-reboot \
     -kernel "$vmlinuz" -initrd "$work/initramfs.gz" \
-    -append "console=ttyS0 intel_iommu=on panic=-1 quiet" \
+    -append "$kernel_command_line quiet" \
     -qmp "unix:$qmp,server=on,wait=off" \
     -netdev user,id=net0,net=192.0.2.0/24,restrict=on \
     -device virtio-net-pci,id=nic0,netdev=net0,addr=0x3,disable-legacy=on,iommu_platform=on,mac=$guest_mac \

@@ -227,7 +227,7 @@ static inline int capnet_verify_server_certificate(X509_STORE *store, X509 *leaf
 // call that Swift cannot make directly: a macro argument, or a context struct
 // that must live on the C stack for exactly one call.
 
-/// A new X509_NAME with one commonName attribute in UTF-8; NULL on failure.
+/// Creates an X509_NAME with one commonName attribute in UTF-8. Returns NULL on failure.
 static inline X509_NAME *capnet_x509_name_common_name(const char *common_name) {
     X509_NAME *name = X509_NAME_new();
     if (name == NULL) return NULL;

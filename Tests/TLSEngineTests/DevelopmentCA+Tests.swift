@@ -30,11 +30,11 @@ final class DevelopmentCAFixture: @unchecked Sendable {
         try runTool("/usr/bin/openssl", arguments)
     }
 
-    /// Runs a tool to completion with stdin from /dev/null and its output in a file,
-    /// killing it after `timeout`; the status is nil when it had to be killed.
+    /// Runs a tool to completion with stdin from /dev/null and its output in a file.
+    /// The tool is killed after `timeout`, and then the status is nil.
     ///
     /// Unlike `PeerProcess.run`, this waits for the exit only, not for the end of an
-    /// output pipe: with tests running in parallel, that pipe's end was seen to
+    /// output pipe, because with suites running in parallel that end was seen to
     /// arrive only at the 15 s deadline.
     func runTool(_ executable: String, _ arguments: [String],
                  timeout: TimeInterval = 15) throws -> (status: Int32?, output: String) {
@@ -63,7 +63,7 @@ final class DevelopmentCAFixture: @unchecked Sendable {
         return (status, text)
     }
 
-    /// The text openssl prints for a PEM certificate.
+    /// Returns the text openssl prints for a PEM certificate.
     func text(_ path: String) throws -> String {
         try openssl(["x509", "-in", path, "-noout", "-text"]).output
     }
@@ -73,7 +73,7 @@ final class DevelopmentCAFixture: @unchecked Sendable {
     }
 }
 
-/// The current wall-clock time in seconds, for certificates that openssl checks against its own clock.
+/// Returns the wall-clock time in seconds, for certificates that openssl checks against its own clock.
 func wallClockSeconds() -> Int64 { wallClockNanoseconds() / 1_000_000_000 }
 
 @Suite("Development CA", .serialized)
@@ -102,7 +102,8 @@ struct DevelopmentCATests {
         // The issuer and subject lines carry the same random identifier.
         let names = text.split(separator: "\n").filter { $0.contains("Issuer:") || $0.contains("Subject:") }
             .map { $0.split(separator: ":", maxSplits: 1)[1] }
-        #expect(names.count == 2 && names[0] == names[1], "\(names)")
+        #expect(names.count == 2, "\(text)")
+        #expect(names.first == names.last, "\(names)")
 
         let serial = try fixture.openssl(["x509", "-in", fixture.caPath, "-noout", "-serial"]).output
         let serialHex = serial.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "")
@@ -127,7 +128,8 @@ struct DevelopmentCATests {
         // The key in the vault is the CA certificate's key, as openssl compares them.
         let keyPublic = try fixture.openssl(["pkey", "-in", keyPath, "-pubout"]).output
         let certificatePublic = try fixture.openssl(["x509", "-in", fixture.caPath, "-noout", "-pubkey"]).output
-        #expect(keyPublic.contains("BEGIN PUBLIC KEY") && keyPublic == certificatePublic)
+        #expect(keyPublic.contains("BEGIN PUBLIC KEY"), "\(keyPublic)")
+        #expect(keyPublic == certificatePublic)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: fixture.directory).filter { $0.hasSuffix(".tmp") }
         #expect(leftovers.isEmpty)
     }
@@ -145,7 +147,8 @@ struct DevelopmentCATests {
                                                     profile: .development, now: now + 86_400)
         let after = try fixture.openssl(fingerprintCommand).output
         #expect(!second.created)
-        #expect(before.contains("Fingerprint=") && before == after, "\(before) \(after)")
+        #expect(before.contains("Fingerprint="), "\(before)")
+        #expect(before == after)
         #expect(before.contains(second.fingerprintSHA256), "\(before) \(second.fingerprintSHA256)")
         #expect(first.certificateDER == second.certificateDER)
         #expect(first.key.publicKeyDER() == second.key.publicKeyDER())
@@ -178,7 +181,9 @@ struct DevelopmentCATests {
         #expect(!FileManager.default.fileExists(atPath: fixture.caPath))
         #expect(try fixture.vault(.production).list().isEmpty)
         let message = DevelopmentCAError.productionProfile.description
-        #expect(message.contains("--cert") && message.contains("--key") && message.contains("ACME"))
+        #expect(message.contains("--cert"))
+        #expect(message.contains("--key"))
+        #expect(message.contains("ACME"))
     }
 
     @Test func serverKeyCannotSignCertificates() throws {

@@ -26,7 +26,7 @@ extension DevelopmentCA {
         }
     }
 
-    /// The address family of an IPv4 or IPv6 literal, or nil when `text` is neither.
+    /// Returns the address family of an IPv4 or IPv6 literal, or nil when `text` is neither.
     static func parseIPAddress(_ text: String) -> Int32? {
         var buffer = [UInt8](repeating: 0, count: MemoryLayout<in6_addr>.size)
         if inet_pton(AF_INET, text, &buffer) == 1 { return AF_INET }
@@ -34,7 +34,7 @@ extension DevelopmentCA {
         return nil
     }
 
-    /// The subjectAltName value in x509v3_config syntax, after checking every entry.
+    /// Checks every entry and returns the subjectAltName value in x509v3_config syntax.
     static func subjectAltName(dnsNames: [String], ipAddresses: [String]) throws -> String {
         guard !dnsNames.isEmpty || !ipAddresses.isEmpty else { throw DevelopmentCAError.noNames }
         for name in dnsNames { try validateDNSName(name) }

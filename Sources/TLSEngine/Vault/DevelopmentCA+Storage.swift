@@ -16,7 +16,7 @@ extension DevelopmentCA {
         }
     }
 
-    /// Whether a file exists at `path`.
+    /// Returns whether a file exists at `path`.
     static func fileExists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }

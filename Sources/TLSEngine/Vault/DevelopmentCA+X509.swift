@@ -63,7 +63,7 @@ struct CertificateTemplate {
 }
 
 extension DevelopmentCA {
-    /// RFC 5280 §4.1.2.1: the version field holds 2 for a v3 certificate.
+    /// RFC 5280 §4.1.2.1: the version field is 2 for a v3 certificate.
     static let x509Version3 = 2
     /// Serial number length in bytes: 128 bits, within RFC 5280 §4.1.2.2's 20-octet limit.
     static let serialLength = 16

@@ -22,8 +22,9 @@ public final class DevelopmentCA: @unchecked Sendable {
     public static let caValidity = Nanoseconds.seconds(3_652 * 86_400)
     /// Server certificate lifetime unless the caller sets one.
     public static let defaultLeafValidity = Nanoseconds.seconds(90 * 86_400)
-    /// Browsers reject server certificates valid for more than 398 days (CA/Browser
-    /// Forum Baseline Requirements §6.3.2), so issuance stays one day below.
+    /// Longest server certificate lifetime accepted: one day below the 398 days that
+    /// CA/Browser Forum Baseline Requirements §6.3.2 allowed public certificates until
+    /// 2026-03-15 (200 days after). Clients may apply such caps to a local CA too.
     public static let maximumLeafValidity = Nanoseconds.seconds(397 * 86_400)
     /// RFC 5280 Appendix A: ub-common-name, the longest commonName in characters.
     static let maximumCommonNameLength = 64
@@ -32,7 +33,7 @@ public final class DevelopmentCA: @unchecked Sendable {
 
     /// The vault key that signs certificates.
     public let key: KeyHandle
-    /// Where the CA certificate is, for clients to trust.
+    /// The CA certificate's path, for clients to trust.
     public let certificatePath: String
     /// Whether `loadOrCreate` made a new CA rather than loading the stored one.
     public let created: Bool
@@ -60,7 +61,7 @@ public final class DevelopmentCA: @unchecked Sendable {
 
     /// Loads the CA stored in `stateDirectory` and `vault`, or creates one there.
     ///
-    /// A stored CA is reused when its key is in the vault, `ca.pem` holds a
+    /// A stored CA is reused when its key is in the vault, `ca.pem` contains a
     /// certificate for that key, and the certificate has not expired at `now`.
     /// Otherwise this creates a new key and certificate and replaces both.
     ///
@@ -126,8 +127,8 @@ public final class DevelopmentCA: @unchecked Sendable {
         return .success(certificate)
     }
 
-    /// A self-signed CA certificate that may sign end-entity certificates only
-    /// (RFC 5280 §4.2.1.9 pathLenConstraint 0).
+    /// Makes a self-signed CA certificate that may sign end-entity certificates
+    /// only (RFC 5280 §4.2.1.9 pathLenConstraint 0).
     private static func makeCACertificate(key: KeyHandle, now: Int64, provider: CryptoProvider) throws -> X509Certificate {
         let identifier = provider.randomBytes(nameIdentifierLength).map { hexByte($0) }.joined()
         let template = CertificateTemplate(

@@ -168,6 +168,45 @@ struct DevelopmentCATests {
         #expect(!text.contains("Not Before: Nov 14 21:13:20 2023 GMT"), "\(text)")
     }
 
+    enum Damage: String, CaseIterable, Sendable {
+        case certificateMissing, certificateGarbled, certificateOfOtherCA, keyMissing
+    }
+
+    @Test(arguments: Damage.allCases)
+    func damagedStateIsReplaced(damage: Damage) throws {
+        let fixture = try DevelopmentCAFixture()
+        let now = wallClockSeconds()
+        let first = try DevelopmentCA.loadOrCreate(stateDirectory: fixture.directory, vault: try fixture.vault(),
+                                                   profile: .development, now: now)
+        switch damage {
+        case .certificateMissing:
+            try FileManager.default.removeItem(atPath: fixture.caPath)
+        case .certificateGarbled:
+            try "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+                .write(toFile: fixture.caPath, atomically: true, encoding: .utf8)
+        case .certificateOfOtherCA:
+            let other = try DevelopmentCAFixture()
+            _ = try DevelopmentCA.loadOrCreate(stateDirectory: other.directory, vault: try other.vault(),
+                                               profile: .development, now: now)
+            try FileManager.default.removeItem(atPath: fixture.caPath)
+            try FileManager.default.copyItem(atPath: other.caPath, toPath: fixture.caPath)
+        case .keyMissing:
+            try FileManager.default.removeItem(atPath: fixture.keyDirectory + "/" + DevelopmentCA.keyID + ".pem")
+        }
+
+        let second = try DevelopmentCA.loadOrCreate(stateDirectory: fixture.directory, vault: try fixture.vault(),
+                                                    profile: .development, now: now)
+        #expect(second.created)
+        #expect(second.fingerprintSHA256 != first.fingerprintSHA256)
+        // The new ca.pem certifies the key now in the vault, as openssl compares them.
+        let keyPath = fixture.keyDirectory + "/" + DevelopmentCA.keyID + ".pem"
+        let keyPublic = try fixture.openssl(["pkey", "-in", keyPath, "-pubout"]).output
+        let certificatePublic = try fixture.openssl(["x509", "-in", fixture.caPath, "-noout", "-pubkey"]).output
+        #expect(keyPublic.contains("BEGIN PUBLIC KEY"), "\(keyPublic)")
+        #expect(keyPublic == certificatePublic)
+        #expect(try fixture.mode(fixture.caPath) == 0o644)
+    }
+
     @Test func productionProfileRejected() throws {
         let fixture = try DevelopmentCAFixture()
         #expect(throws: DevelopmentCAError.productionProfile) {

@@ -68,6 +68,8 @@ public final class DevelopmentCA: @unchecked Sendable {
     /// - Parameters:
     ///   - stateDirectory: receives `ca.pem` (mode 0644); created with mode 0700 if missing.
     ///   - vault: stores the CA key; its directory storage writes it with mode 0600.
+    ///     With `.memory` storage the key ends with the process, so every start
+    ///     makes a new CA and replaces `ca.pem`.
     ///   - profile: the server's profile; `.production` is rejected.
     ///   - now: wall-clock time in seconds since the Unix epoch.
     /// - Throws: `DevelopmentCAError.productionProfile` under the production
@@ -97,6 +99,8 @@ public final class DevelopmentCA: @unchecked Sendable {
                 log.warning("replacing development CA", "path=\(path) reason=\(reason)")
                 try vault.destroy(id: keyID)
             }
+        } else if fileExists(path) {
+            log.warning("replacing development CA", "path=\(path) reason=key \(keyID) not found in the vault")
         }
 
         let key = try vault.generate(.ecdsaP256, purpose: .developmentCA, id: keyID)
@@ -113,12 +117,12 @@ public final class DevelopmentCA: @unchecked Sendable {
     }
 
     private static func loadCertificate(path: String, key: KeyHandle, now: Int64) -> Result<X509Certificate, Unusable> {
-        guard fileExists(path) else { return .failure(Unusable(description: "\(path) is missing")) }
+        guard fileExists(path) else { return .failure(Unusable(description: "file is missing")) }
         let certificate: X509Certificate
         do {
             certificate = try X509Certificate(pem: try KeyVault.readFile(path))
         } catch {
-            return .failure(Unusable(description: "\(error)"))
+            return .failure(Unusable(description: "cannot read the certificate (\(error))"))
         }
         let matches = X509_check_private_key(certificate.pointer, key.key.pointer) == 1
         ERR_clear_error()

@@ -223,4 +223,46 @@ static inline int capnet_verify_server_certificate(X509_STORE *store, X509 *leaf
     return result;
 }
 
+// Certificate building for the development CA. Each helper wraps a libcrypto
+// call that Swift cannot make directly: a macro argument, or a context struct
+// that must live on the C stack for exactly one call.
+
+/// Creates an X509_NAME with one commonName attribute in UTF-8. Returns NULL on failure.
+static inline X509_NAME *capnet_x509_name_common_name(const char *common_name) {
+    X509_NAME *name = X509_NAME_new();
+    if (name == NULL) return NULL;
+    if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                   (const unsigned char *)common_name, -1, -1, 0) != 1) {
+        X509_NAME_free(name);
+        return NULL;
+    }
+    return name;
+}
+
+/// Adds the extension `nid` to `cert`, with `value` in the openssl x509v3_config
+/// syntax (for example "critical,CA:TRUE,pathlen:0"). `issuer` is the issuing
+/// certificate, read for authorityKeyIdentifier; pass `cert` itself when it is
+/// self-signed. Returns 1 on success.
+static inline int capnet_x509_add_extension(X509 *cert, X509 *issuer, int nid, const char *value) {
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    X509_EXTENSION *extension = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (extension == NULL) return 0;
+    int ok = X509_add_ext(cert, extension, -1);
+    X509_EXTENSION_free(extension);
+    return ok == 1;
+}
+
+/// Writes `cert` as a PEM CERTIFICATE block into a new memory BIO; NULL on failure.
+static inline BIO *capnet_certificate_pem(X509 *cert) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL) return NULL;
+    if (PEM_write_bio_X509(bio, cert) != 1) {
+        BIO_free(bio);
+        return NULL;
+    }
+    return bio;
+}
+
 #endif

@@ -9,6 +9,8 @@ public struct KeyPurpose: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let tlsServer = KeyPurpose(rawValue: "tls-server")
     /// Signing ACME (RFC 8555) requests as an account.
     public static let acmeAccount = KeyPurpose(rawValue: "acme-account")
+    /// Signing certificates as the local development CA; no other purpose may.
+    public static let developmentCA = KeyPurpose(rawValue: "development-ca")
 
     public var description: String { rawValue }
 }

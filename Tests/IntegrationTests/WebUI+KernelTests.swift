@@ -79,6 +79,45 @@ struct WebUIKernelTests {
         }
     }
 
+    @Test func developmentCATrustedByCurl() throws {
+        let lab = try NamespaceLab(tag: "devca")
+        defer { lab.tearDown() }
+        let directory = try TemporaryDirectory()
+        let stateDirectory = directory.path + "/state"
+        _ = try lab.startCapnet([
+            "--tap", NamespaceLab.tapName,
+            "--address", "\(NamespaceLab.stackAddress)/\(NamespaceLab.prefixLength)",
+            "--state-dir", stateDirectory, "--domain", "capnet.example",
+        ])
+
+        // Trusted through the CA certificate alone, by address and by name.
+        let byAddress = try lab.exec(["curl", "--silent", "--show-error", "--max-time", "15",
+                                      "--cacert", stateDirectory + "/ca.pem", "\(Self.baseURL)/healthz"])
+        #expect(byAddress.output == "ok")
+        let byName = try lab.exec(["curl", "--silent", "--show-error", "--max-time", "15",
+                                   "--cacert", stateDirectory + "/ca.pem",
+                                   "--resolve", "capnet.example:443:\(NamespaceLab.stackAddress)",
+                                   "https://capnet.example/healthz"])
+        #expect(byName.output == "ok")
+
+        let keyMode = try FileManager.default.attributesOfItem(
+            atPath: stateDirectory + "/keys/development-ca.pem")[.posixPermissions] as? Int
+        #expect(keyMode == 0o600)
+    }
+
+    @Test func productionRefusesDevelopmentCA() throws {
+        let lab = try NamespaceLab(tag: "prod")
+        defer { lab.tearDown() }
+        let directory = try TemporaryDirectory()
+        let result = try lab.exec([Shell.capnetBinary, "serve", "--tap", NamespaceLab.tapName,
+                                   "--address", "\(NamespaceLab.stackAddress)/\(NamespaceLab.prefixLength)",
+                                   "--state-dir", directory.path + "/state", "--profile", "production"],
+                                  allowFailure: true)
+        #expect(result.status == 1)
+        #expect(result.errorOutput.contains("production profile needs a real certificate"))
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/state/ca.pem"))
+    }
+
     @Test func healthzOverTLS() throws {
         let web = try Self.start(tag: "healthz")
         defer { web.lab.tearDown() }

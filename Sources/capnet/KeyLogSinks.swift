@@ -33,3 +33,25 @@ final class CaptureKeyLog: TLSKeyLog, @unchecked Sendable {
         }
     }
 }
+
+/// Writes TLS secrets into every capture the operator is recording through
+/// the Web UI, as Decryption Secrets Blocks, so a downloaded capture decrypts
+/// in Wireshark and tshark with no key file.
+///
+/// Only connections whose handshake happens while a capture runs have their
+/// secrets in it: a connection established before the capture started stays
+/// encrypted there.
+///
+/// Used only from the run loop's thread, like the recording device itself.
+final class RecordingKeyLog: TLSKeyLog, @unchecked Sendable {
+    private let recorder: RecordingDevice
+
+    init(recorder: RecordingDevice) { self.recorder = recorder }
+
+    // TODO: keep the secrets of open connections in a bounded map keyed by
+    // client random, and write them into a capture when it starts.
+    func record(label: String, clientRandom: [UInt8], secret: [UInt8]) {
+        guard !recorder.activeRecordings.isEmpty else { return }
+        recorder.appendTLSKeyLog(Self.line(label: label, clientRandom: clientRandom, secret: secret) + "\n")
+    }
+}

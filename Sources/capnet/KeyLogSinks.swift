@@ -48,8 +48,10 @@ final class RecordingKeyLog: TLSKeyLog, @unchecked Sendable {
 
     init(recorder: RecordingDevice) { self.recorder = recorder }
 
-    // TODO: keep the secrets of open connections in a bounded map keyed by
-    // client random, and write them into a capture when it starts.
+    // NOTE: the secrets of connections still open when a capture starts are
+    // not written into it. They would not help: key log lines are keyed by
+    // the ClientHello's random, and Wireshark learns a connection's random
+    // from its ClientHello, which such a capture does not contain.
     func record(label: String, clientRandom: [UInt8], secret: [UInt8]) {
         guard !recorder.activeRecordings.isEmpty else { return }
         recorder.appendTLSKeyLog(Self.line(label: label, clientRandom: clientRandom, secret: secret) + "\n")

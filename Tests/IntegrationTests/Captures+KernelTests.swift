@@ -144,4 +144,54 @@ struct CapturesKernelTests {
         let parent = try FileManager.default.contentsOfDirectory(atPath: web.directory.path)
         #expect(!parent.contains { $0.contains("evil") })
     }
+
+    @Test func captureBoundsRejectNewCaptures() throws {
+        let web = try Self.start(tag: "capbound")
+        defer { web.lab.tearDown() }
+        let files = FileManager.default
+
+        // At most four captures run at once.
+        for name in ["a", "b", "c", "d"] {
+            let started = try web.post("/api/captures", json: "{\"name\":\"\(name)\"}")
+            #expect(started.status == "201", "\(name): \(started.body)")
+        }
+        let fifth = try web.post("/api/captures", json: "{\"name\":\"e\"}")
+        #expect(fifth.status == "409", "\(fifth.body)")
+        #expect(fifth.body.contains("captures are running"), "\(fifth.body)")
+        #expect(!files.fileExists(atPath: web.capturesDirectory + "/e.pcapng"))
+        for name in ["a", "b", "c", "d"] {
+            let stopped = try web.post("/api/captures/\(name)/stop")
+            #expect(stopped.status == "200", "\(name): \(stopped.body)")
+        }
+
+        // At most 32 stored files: 4 recorded and 28 left by an earlier run.
+        for index in 0..<28 {
+            #expect(files.createFile(atPath: web.capturesDirectory + "/old-\(index).pcapng", contents: Data()))
+        }
+        let full = try web.post("/api/captures", json: "{\"name\":\"e\"}")
+        #expect(full.status == "409", "\(full.body)")
+        #expect(full.body.contains("32 captures are stored"), "\(full.body)")
+
+        // At most 512 MiB in all, counting 64 MiB for the new capture: a
+        // sparse 449 MiB file leaves too little room.
+        try files.removeItem(atPath: web.capturesDirectory + "/old-0.pcapng")
+        let big = web.capturesDirectory + "/old-1.pcapng"
+        try Shell.run(["truncate", "--size", "\(449 * 1024 * 1024)", big])
+        let tooBig = try web.post("/api/captures", json: "{\"name\":\"e\"}")
+        #expect(tooBig.status == "409", "\(tooBig.body)")
+        #expect(tooBig.body.contains("delete old captures"), "\(tooBig.body)")
+        #expect(!files.fileExists(atPath: web.capturesDirectory + "/e.pcapng"))
+
+        // Nothing was deleted to make room. With 1 MiB of room beside the four
+        // small recordings, it starts.
+        #expect(try files.contentsOfDirectory(atPath: web.capturesDirectory).count == 31)
+        try Shell.run(["truncate", "--size", "\(447 * 1024 * 1024)", big])
+        let fits = try web.post("/api/captures", json: "{\"name\":\"e\"}")
+        #expect(fits.status == "201", "\(fits.body)")
+        let list = try web.request(["\(Self.baseURL)/api/captures"])
+        let entries = try JSONSerialization.jsonObject(with: Data(list.body.utf8)) as? [[String: Any]] ?? []
+        #expect(entries.count == 32)
+        #expect(entries.contains { ($0["name"] as? String) == "old-1" && ($0["sizeBytes"] as? NSNumber)?.int64Value
+            == Int64(447 * 1024 * 1024) })
+    }
 }

@@ -31,8 +31,8 @@ final class CaptureManager: CaptureController {
     let directory: String
     private let recorder: RecordingDevice
     /// Recordings started by this process, running or stopped, by name.
-    /// Entries whose file is gone are dropped when a capture starts, so at
-    /// most `maximumStoredCaptures` remain.
+    /// Stopped entries whose file is gone are dropped when a capture starts,
+    /// so at most `maximumStoredCaptures` plus the running ones remain.
     private var recordings: [String: RecordingDevice.Recording] = [:]
     private let log = Logger(.ui)
 
@@ -59,7 +59,13 @@ final class CaptureManager: CaptureController {
     // MARK: CaptureController
 
     func listCaptures() -> [CaptureStatus] {
-        storedFiles().map { status(name: $0.name, fileSize: $0.size) }
+        let stored = storedFiles()
+        var list = stored.map { status(name: $0.name, fileSize: $0.size) }
+        // A running capture whose file was deleted is still listed, so it can be stopped.
+        for recording in recorder.activeRecordings where !stored.contains(where: { $0.name == recording.name }) {
+            list.append(status(of: recording))
+        }
+        return list
     }
 
     func startCapture(named name: CaptureName) throws(CaptureControlError) -> CaptureStatus {
@@ -68,7 +74,9 @@ final class CaptureManager: CaptureController {
             throw .alreadyExists
         }
         let stored = storedFiles()
-        recordings = recordings.filter { entry in stored.contains { $0.name == entry.key } }
+        recordings = recordings.filter { entry in
+            entry.value.isActive || stored.contains { $0.name == entry.key }
+        }
         guard stored.count < Self.maximumStoredCaptures else {
             throw .limitReached("\(stored.count) captures are stored, the maximum; delete old captures from "
                 + "\(directory) to start another")

@@ -26,6 +26,9 @@ public final class PcapNGWriter {
     private var buffer: UnsafeMutableRawPointer
     private var bufferCapacity: Int
     private var used = 0
+    /// Bytes of the blocks appended so far, flushed or not: the file's size
+    /// once everything is flushed.
+    public private(set) var appendedBytes: UInt64 = 0
 
     /// Bytes buffered before a write to the file (a batch fits many times).
     public static let bufferBytes = 256 * 1024
@@ -80,8 +83,7 @@ public final class PcapNGWriter {
     public func appendPacket(_ bytes: UnsafeRawBufferPointer, timestampNanoseconds: Int64,
                              direction: CaptureDirection) throws {
         let captured = min(bytes.count, PcapNGWriter.snapLength)
-        // Header 28, data padded to 32 bits, epb_flags 8, end of options 4, trailer 4.
-        let total = 28 + padded(captured) + 8 + 4 + 4
+        let total = PcapNGWriter.enhancedPacketBlockLength(frameLength: bytes.count)
         try reserve(total)
         let timestamp = UInt64(bitPattern: timestampNanoseconds)
         put32(PcapNGWriter.enhancedPacketType)
@@ -103,8 +105,7 @@ public final class PcapNGWriter {
     /// apply secrets to the packets after the block, so append them before
     /// the encrypted records they unlock.
     public func appendDecryptionSecrets(type: UInt32, _ secrets: UnsafeRawBufferPointer) throws {
-        // Header 8, secrets type 4, length 4, data padded, trailer 4 (no options).
-        let total = 16 + padded(secrets.count) + 4
+        let total = PcapNGWriter.decryptionSecretsBlockLength(secretsLength: secrets.count)
         try reserve(total)
         put32(PcapNGWriter.decryptionSecretsType)
         put32(UInt32(total))
@@ -186,9 +187,26 @@ public final class PcapNGWriter {
         put32(UInt32(total))
     }
 
+    // MARK: Block lengths
+
+    /// The bytes `appendPacket` adds for a frame of `frameLength` bytes:
+    /// header 28, data cut to `snapLength` and padded to 32 bits, epb_flags 8,
+    /// end of options 4, trailer 4.
+    public static func enhancedPacketBlockLength(frameLength: Int) -> Int {
+        28 + padded(min(frameLength, snapLength)) + 8 + 4 + 4
+    }
+
+    /// The bytes `appendDecryptionSecrets` adds for `secretsLength` bytes of
+    /// secrets: header 8, secrets type 4, length 4, data padded, trailer 4.
+    public static func decryptionSecretsBlockLength(secretsLength: Int) -> Int {
+        16 + padded(secretsLength) + 4
+    }
+
     // MARK: Buffer
 
-    private func padded(_ length: Int) -> Int { (length + 3) & ~3 }
+    private static func padded(_ length: Int) -> Int { (length + 3) & ~3 }
+
+    private func padded(_ length: Int) -> Int { Self.padded(length) }
 
     private func option(length: Int) -> Int { 4 + padded(length) }
 
@@ -196,14 +214,16 @@ public final class PcapNGWriter {
     /// only for a block larger than it (a big secrets block).
     private func reserve(_ count: Int) throws {
         guard fd >= 0 else { throw DeviceError(.ioFailure, "capture file \(path) is closed") }
-        if used + count <= bufferCapacity { return }
-        try flush()
-        if count > bufferCapacity {
-            let grown = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 8)
-            buffer.deallocate()
-            buffer = grown
-            bufferCapacity = count
+        if used + count > bufferCapacity {
+            try flush()
+            if count > bufferCapacity {
+                let grown = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 8)
+                buffer.deallocate()
+                buffer = grown
+                bufferCapacity = count
+            }
         }
+        appendedBytes &+= UInt64(count)
     }
 
     private func put16(_ value: UInt16) {

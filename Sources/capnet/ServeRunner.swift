@@ -18,8 +18,9 @@ struct ServeRunner {
 
         let device: FrameDevice
         let capture: CaptureDevice?
+        let recorder: RecordingDevice?
         do {
-            (device, capture) = try openDevice()
+            (device, capture, recorder) = try openDevice()
         } catch {
             log.error("failed to open the device: \(error)", "device=\(configuration.device)")
             return 1
@@ -83,8 +84,9 @@ struct ServeRunner {
         if let stateDirectory = configuration.stateDirectory {
             do {
                 web = try WebService(configuration: configuration, stateDirectory: stateDirectory,
-                                     interface: interface, tcp: tcp, keyLog: try makeKeyLog(capture: capture),
-                                     clock: clock)
+                                     interface: interface, tcp: tcp,
+                                     keyLog: try makeKeyLog(capture: capture, recorder: recorder),
+                                     recorder: recorder, clock: clock)
             } catch {
                 log.error("failed to start the Web UI: \(error)", "state_dir=\(stateDirectory)")
                 return 1
@@ -106,9 +108,9 @@ struct ServeRunner {
         return 0
     }
 
-    /// Builds the TLS key log from the `--keylog` file and the capture, or
-    /// returns nil when neither was requested.
-    private func makeKeyLog(capture: CaptureDevice?) throws -> (any TLSKeyLog)? {
+    /// Builds the TLS key log from the `--keylog` file, the capture and the
+    /// Web UI's recordings, or returns nil when none of them is there.
+    private func makeKeyLog(capture: CaptureDevice?, recorder: RecordingDevice?) throws -> (any TLSKeyLog)? {
         var sinks: [any TLSKeyLog] = []
         if let path = configuration.keyLogPath {
             sinks.append(try KeyLogFile(path: path))
@@ -118,6 +120,12 @@ struct ServeRunner {
         if configuration.captureTLSSecrets, let capture {
             sinks.append(CaptureKeyLog(capture: capture))
             log.notice("embedding TLS secrets in the capture", "file=\(configuration.capturePath ?? "")")
+        }
+        // Always on with the Web UI: secrets go only into captures the admin
+        // starts, while they run, and those files live in the state
+        // directory with modes 0700 and 0600, readable by the admin alone.
+        if let recorder {
+            sinks.append(RecordingKeyLog(recorder: recorder))
         }
         switch sinks.count {
         case 0: return nil
@@ -131,8 +139,9 @@ struct ServeRunner {
     static let virtioPoolSlots = 1024
 
     /// Opens the device and wraps it: the capture innermost, so it records the
-    /// frames that crossed the wire, and the fault injector outside it.
-    private func openDevice() throws -> (FrameDevice, CaptureDevice?) {
+    /// frames that crossed the wire, then the Web UI's recorder (only with
+    /// `--state-dir`), and the fault injector outside them.
+    private func openDevice() throws -> (FrameDevice, CaptureDevice?, RecordingDevice?) {
         var device: FrameDevice
         switch configuration.device {
         case .tap(let name):
@@ -155,6 +164,11 @@ struct ServeRunner {
             }
             log.info("capturing every frame", "file=\(path)")
         }
+        var recorder: RecordingDevice?
+        if configuration.stateDirectory != nil {
+            recorder = RecordingDevice(wrapping: device)
+            device = recorder!
+        }
         if let impairment = configuration.impairment {
             do {
                 device = try FaultInjectingDevice(wrapping: device,
@@ -165,7 +179,7 @@ struct ServeRunner {
             }
             log.info("injecting faults", "spec=\(impairment)")
         }
-        return (device, capture)
+        return (device, capture, recorder)
     }
 
     /// Applies `--impair` keys without an `rx.` or `tx.` prefix only to the

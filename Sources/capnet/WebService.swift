@@ -1,6 +1,7 @@
 import Acme
 import CapnetBase
 import Foundation
+import NIC
 import NetStack
 import TLSEngine
 import WebUI
@@ -15,12 +16,17 @@ final class WebService {
     let challengeBoard = ACMEChallengeBoard()
     let certificateStatus: CertificateStatus
     private let log = Logger(.ui)
+    /// The state directory's subdirectory for Web UI captures.
+    static let capturesDirectoryName = "captures"
 
     /// Sets up keys, the certificate, the admin token and both listeners.
     /// Throws an error that names what is wrong and the option to fix it.
     init(configuration: ServeConfiguration, stateDirectory: String, interface: Interface, tcp: TCPLayer,
-         keyLog: (any TLSKeyLog)?, clock: TimeSource) throws {
+         keyLog: (any TLSKeyLog)?, recorder: RecordingDevice?, clock: TimeSource) throws {
         try Self.prepareStateDirectory(stateDirectory)
+        let captures = try recorder.map {
+            try CaptureManager(directory: stateDirectory + "/" + Self.capturesDirectoryName, recorder: $0)
+        }
 
         let certified: CertifiedKey
         (certified, certificateStatus) = try Self.loadCertificate(configuration: configuration,
@@ -52,7 +58,7 @@ final class WebService {
             snapshot.tlsSessions = httpsServer?.establishedSessions.map(TLSSessionStatus.init(session:)) ?? []
             snapshot.certificates = [certificate]
             return snapshot
-        })
+        }, captures: captures)
 
         var connectionConfiguration = HTTPConnection.Configuration()
         connectionConfiguration.serverName = "capnet/\(capnetVersion)"

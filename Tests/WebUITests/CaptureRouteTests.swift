@@ -71,4 +71,44 @@ import Testing
         let app = makeApplication(captures: nil)
         #expect(app.handle(makeRequest(.GET, "/api/captures", headers: [bearer])).status == .notFound)
     }
+
+    @Test func stopReasonListedAndEscaped() throws {
+        let reason = "stopped at the size limit of <64> bytes"
+        let controller = FixedCaptureController([
+            CaptureStatus(name: "full", sizeBytes: 64, running: false, stopReason: reason),
+            CaptureStatus(name: "done", sizeBytes: 8, running: false),
+        ])
+        let app = makeApplication(captures: controller)
+
+        let list = app.handle(makeRequest(.GET, "/api/captures", headers: [bearer]))
+        let decoded = try JSONDecoder().decode([CaptureStatus].self, from: Data(list.body))
+        #expect(decoded.map(\.stopReason) == [reason, nil])
+        // A capture without a reason has no stopReason key at all.
+        #expect(list.bodyText.contains("{\"name\":\"done\",\"running\":false,\"sizeBytes\":8}"))
+
+        let page = app.handle(makeRequest(.GET, "/", headers: [bearer])).bodyText
+        #expect(page.contains("<td>stopped: stopped at the size limit of &lt;64&gt; bytes</td>"))
+        #expect(page.contains("<td>done</td><td>8</td><td>stopped</td>"))
+    }
+}
+
+/// A controller that lists fixed captures and rejects every change.
+private final class FixedCaptureController: CaptureController, @unchecked Sendable {
+    private let captures: [CaptureStatus]
+
+    init(_ captures: [CaptureStatus]) { self.captures = captures }
+
+    func listCaptures() -> [CaptureStatus] { captures }
+
+    func startCapture(named name: CaptureName) throws(CaptureControlError) -> CaptureStatus {
+        throw .limitReached("fixed")
+    }
+
+    func stopCapture(named name: CaptureName) throws(CaptureControlError) -> CaptureStatus {
+        throw .notFound
+    }
+
+    func captureFile(named name: CaptureName) throws(CaptureControlError) -> CaptureFile {
+        throw .notFound
+    }
 }

@@ -148,7 +148,8 @@ struct DashboardPage {
         }
         for capture in snapshot.captures {
             let name = HTML.escape(capture.name)
-            out += "<tr><td>\(name)</td><td>\(capture.sizeBytes)</td><td>\(capture.running ? "running" : "stopped")</td>"
+            let state = capture.running ? "running" : capture.stopReason.map { "stopped: " + HTML.escape($0) } ?? "stopped"
+            out += "<tr><td>\(name)</td><td>\(capture.sizeBytes)</td><td>\(state)</td>"
             if capturesEnabled {
                 // The name passed CaptureName validation, but it is escaped and
                 // percent-encoded anyway because it is peer-supplied text.

@@ -136,10 +136,14 @@ public struct CaptureStatus: Codable, Hashable, Sendable {
     public var name: String
     public var sizeBytes: UInt64
     public var running: Bool
+    /// Why a capture stopped when the operator did not stop it (a size
+    /// limit, a failed write); nil otherwise, and then absent from the JSON.
+    public var stopReason: String?
 
-    public init(name: String, sizeBytes: UInt64, running: Bool) {
+    public init(name: String, sizeBytes: UInt64, running: Bool, stopReason: String? = nil) {
         self.name = name
         self.sizeBytes = sizeBytes
         self.running = running
+        self.stopReason = stopReason
     }
 }

@@ -201,8 +201,10 @@ def checksum(data):
 
 def syn_flood(source, host, port, count, first_port, rng_seed):
     """Sends `count` SYNs from `source` with source ports counting up from
-    `first_port`, through a raw socket (the kernel adds the IPv4 header)."""
+    `first_port`, through a raw socket that writes the IPv4 header itself, so
+    `source` may be an address no host on the link has."""
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    raw.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
     rng = random.Random(rng_seed)
     source_bytes = socket.inet_aton(source)
     destination_bytes = socket.inet_aton(host)
@@ -216,6 +218,11 @@ def syn_flood(source, host, port, count, first_port, rng_seed):
                              65535, 0, 0) + mss_option
         pseudo = source_bytes + destination_bytes + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(header))
         header = header[:16] + struct.pack("!H", checksum(pseudo + header)) + header[18:]
+        # Version 4, 20-byte header, TTL 64; Linux fills in the total length,
+        # the identification and the header checksum of a raw IP_HDRINCL packet.
+        ip_header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0, 64, socket.IPPROTO_TCP, 0,
+                                source_bytes, destination_bytes)
+        header = ip_header + header
         while True:
             try:
                 raw.sendto(header, (host, 0))
@@ -233,8 +240,9 @@ def syn_flood(source, host, port, count, first_port, rng_seed):
 
 
 def flood(source, host, port, count, timeout):
-    """Floods the port with `count` spoofed SYNs while one connection echoes
-    through it; the legitimate connection starts after the first half."""
+    """Floods the port with `count` spoofed SYNs from `source` while one
+    kernel connection echoes through it; the legitimate connection starts
+    after the first half."""
     half = count // 2
     sent = syn_flood(source, host, port, half, 20000, 1)
     result = {}

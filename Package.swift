@@ -65,6 +65,8 @@ let package = Package(
         .testTarget(name: "TLSEngineTests", dependencies: ["TLSEngine", "CLibCrypto"]),
         .testTarget(name: "HostSimTests", dependencies: ["HostSim", "NetStack", "NIC"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CapnetBase"],
+                    // Kernel-side client scripts, run from the source tree by path.
+                    exclude: ["Scripts"],
                     resources: [.copy("browser-login.py")]),
         .testTarget(name: "WebUITests", dependencies: ["WebUI", "CapnetBase", "NetStack", "NIC"]),
         .testTarget(name: "VirtioTests", dependencies: ["NIC", "HostSim", "CapnetBase"]),

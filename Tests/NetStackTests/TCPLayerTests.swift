@@ -20,18 +20,85 @@ import Testing
         #expect(duplicate == .addressInUse)
     }
 
-    @Test func acceptBacklogBoundResetsExtraConnections() {
+    @Test func acceptBacklogBoundDelaysExtraConnections() {
         let script = TCPScript(timestamps: false) { $0.acceptBacklog = 1 }
         script.handshake()
         #expect(script.socket != nil)  // accepted: frees its backlog place
 
         let second = TCPScript.handshakeWithoutAccept(script, port: 41000)
         #expect(second)
-        let third = TCPScript.handshakeWithoutAccept(script, port: 41001)
-        #expect(third)
-        #expect(script.listener?.pendingConnections == 1)
+
+        // The third handshake's ACK finds the backlog full. Like Linux with
+        // tcp_abort_on_overflow off, the layer drops it and sends no RST.
+        let port: UInt16 = 41001
+        let isn = TCPSeq(0x3000_0000)
+        let synAck = script.peer.send(TCPHeaderRepr(sourcePort: port, destinationPort: script.layerPort,
+                                                    sequenceNumber: isn, flags: .syn, window: 65535,
+                                                    options: TCPOptions(maximumSegmentSize: 1460)))
+        let reply = try! #require(synAck.first)  // the SYN queue has room
+        let ack = TCPHeaderRepr(sourcePort: port, destinationPort: script.layerPort, sequenceNumber: isn + 1,
+                                acknowledgmentNumber: reply.header.sequenceNumber + 1, flags: .ack, window: 65535)
+        let dropped = script.peer.send(ack)
+        #expect(dropped.isEmpty)
         #expect(script.layer.counters[drop: .acceptBacklogFull] == 1)
-        #expect(script.layer.counters[reset: .resourceLimit] == 1)
+        #expect(script.layer.counters[reset: .resourceLimit] == 0)
+        #expect(script.listener?.pendingConnections == 1)
+        let third = script.layer.connectionInfos().first { $0.remote.port == port }
+        #expect(third?.state == .synReceived)
+
+        // Once `accept` makes room, the peer's next ACK completes the handshake.
+        let accepted = script.listener?.accept()
+        #expect(accepted?.remote.port == 41000)
+        script.peer.send(ack)
+        let completed = script.listener?.accept()
+        #expect(completed?.remote.port == port)
+        #expect(completed?.state == .established)
+    }
+
+    @Test func cookieHandshakeWaitsForBacklogRoom() {
+        // Every SYN gets a cookie; the backlog holds one connection.
+        let script = TCPScript(timestamps: false) {
+            $0.synQueueLimit = 0
+            $0.acceptBacklog = 1
+        }
+        let first = TCPScript.handshakeWithoutAccept(script, port: 41000)
+        #expect(first)
+        #expect(script.listener?.pendingConnections == 1)
+
+        // A second cookie handshake completes while the backlog is full: its
+        // ACK is dropped, and so is the data after it, which has moved past the
+        // sequence number the cookie validates.
+        let port: UInt16 = 41001
+        let isn = TCPSeq(0x3000_0000)
+        let synAck = script.peer.send(TCPHeaderRepr(sourcePort: port, destinationPort: script.layerPort,
+                                                    sequenceNumber: isn, flags: .syn, window: 65535,
+                                                    options: TCPOptions(maximumSegmentSize: 1460)))
+        let reply = try! #require(synAck.first)  // a cookie SYN-ACK
+        let layerNext = reply.header.sequenceNumber + 1
+        let ack = TCPHeaderRepr(sourcePort: port, destinationPort: script.layerPort, sequenceNumber: isn + 1,
+                                acknowledgmentNumber: layerNext, flags: .ack, window: 65535)
+        let afterAck = script.peer.send(ack)
+        #expect(afterAck.isEmpty)
+        let data = TCPHeaderRepr(sourcePort: port, destinationPort: script.layerPort, sequenceNumber: isn + 1,
+                                 acknowledgmentNumber: layerNext, flags: [.ack, .psh], window: 65535)
+        let later = TCPHeaderRepr(sourcePort: port, destinationPort: script.layerPort, sequenceNumber: isn + 101,
+                                  acknowledgmentNumber: layerNext, flags: [.ack, .psh], window: 65535)
+        let afterLater = script.peer.send(later, payload: [UInt8](repeating: 2, count: 100))
+        #expect(!afterLater.contains { $0.header.flags.contains(.rst) })
+        #expect(script.layer.counters[reset: .resourceLimit] == 0)
+        #expect(script.layer.counters[reset: .listenerAck] == 0)
+        #expect(script.layer.connectionInfos().first { $0.remote.port == port }?.state == .synReceived)
+
+        // With room in the backlog, the retransmitted first segment completes it.
+        #expect(script.listener?.accept()?.remote.port == 41000)
+        script.peer.send(data, payload: [UInt8](repeating: 1, count: 100))
+        let socket = script.listener?.accept()
+        #expect(socket?.remote.port == port)
+        // The dropped later segment is the peer's to retransmit.
+        var buffer = [UInt8](repeating: 0, count: 300)
+        let read = buffer.withUnsafeMutableBytes { (try? socket?.read(into: $0)) ?? 0 }
+        #expect(read == 100)
+        #expect(buffer[0..<100].allSatisfy { $0 == 1 })
     }
 
     @Test func globalMemoryBoundRejectsNewConnections() {

@@ -263,4 +263,32 @@ extension TCPSegmentRuleTests {
         #expect(partial.first?.payload.count == segment)
         #expect(script.layer.counters.retransmissionTimeouts == 0)
     }
+
+    @Test func sackOnDataSegmentsStartsRecovery() {
+        // RFC 6675 §2: ACKs that SACK new data count as duplicates even when the
+        // peer sends data with them and its window moves, as in an echo stream.
+        let script = TCPScript(timestamps: false)
+        script.handshake(options: script.synOptions(sack: true))
+        let socket = script.socket!  // handshake succeeded
+        let segment = 1460
+        let data = [UInt8](repeating: 0x44, count: 10 * segment)
+        _ = data.withUnsafeBytes { try? socket.write($0) }
+        let flight = script.peer.pollDue()
+        #expect(flight.count == 10)
+        let start = script.layerNext
+
+        // Segment 0 is lost. Segments 1 to 4 arrive, and each reply carries
+        // 100 bytes of the peer's data, a growing window and a SACK block.
+        var replies: [CapturedSegment] = []
+        for index in 1...4 {
+            let window = UInt16(60_000 + index * 1000)
+            var header = script.segment([.ack, .psh], ack: start, window: window)
+            header.options.sackBlocks = [TCPSackBlock(left: start + segment, right: start + (index + 1) * segment)]
+            script.peerNext = script.peerNext + 100
+            replies += script.send(header, payload: [UInt8](repeating: 0x55, count: 100))
+        }
+        #expect(script.layer.counters.fastRetransmits == 1)
+        #expect(replies.contains { $0.header.sequenceNumber == start && $0.payload.count == segment })
+        #expect(script.layer.counters.retransmissionTimeouts == 0)
+    }
 }

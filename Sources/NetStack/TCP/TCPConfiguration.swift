@@ -69,7 +69,12 @@ public struct TCPConfiguration {
     /// Out-of-order ranges kept per connection (holes in the receive buffer).
     public var maximumOutOfOrderRanges = 16
     /// Default SYN queue (SYN-RECEIVED connections) per listener; beyond it, SYN cookies.
-    public var synQueueLimit = 128
+    /// A cookie handshake fails with a RST when the peer's ACK and first data
+    /// segment are both lost (as in Linux), so cookies are for floods, not for
+    /// a few hundred clients connecting at once. Connections waiting for room in
+    /// the accept backlog stay in this queue. Linux's tcp_max_syn_backlog starts
+    /// at 128 and grows with memory (2048 on a 24 GiB Debian 12 machine).
+    public var synQueueLimit = 1024
     /// Default completed connections waiting for `accept` per listener.
     public var acceptBacklog = 128
 

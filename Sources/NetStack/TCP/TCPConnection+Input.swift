@@ -290,15 +290,23 @@ extension TCPConnection {
         let windowChanged = scaledWindow != sendWindow
         let previousUnacknowledged = sendUnacknowledged
 
+        var sacksNewData = false
         if sackEnabled && !segment.options.sackBlocks.isEmpty {
-            scoreboard.update(blocks: segment.options.sackBlocks, sendUnacknowledged: sendUnacknowledged, sendMax: sendMax)
+            sacksNewData = scoreboard.update(blocks: segment.options.sackBlocks, sendUnacknowledged: sendUnacknowledged,
+                                             sendMax: sendMax)
         }
 
         if ack > sendUnacknowledged {
             acknowledge(upTo: ack, segment: segment, now: now, environment: &environment)
+            // Holes may remain above the new SND.UNA.
+            if sacksNewData && flightSize > 0 { onDuplicateAck(now: now, environment: &environment) }
         } else if ack == sendUnacknowledged && payloadLength == 0 && !segment.flags.contains(.fin)
                     && flightSize > 0 && !windowChanged && scaledWindow > 0 && persistDeadline == nil {
             // RFC 5681 §2 duplicate ACK. ACKs that reply to zero-window probes do not count.
+            onDuplicateAck(now: now, environment: &environment)
+        } else if ack == sendUnacknowledged && sacksNewData && flightSize > 0 {
+            // RFC 6675 §2: with SACK, an ACK that SACKs new data counts as a duplicate
+            // even when it carries data or a new window, as a peer that sends too does.
             onDuplicateAck(now: now, environment: &environment)
         }
 

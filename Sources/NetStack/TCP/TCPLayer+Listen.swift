@@ -23,6 +23,9 @@ extension TCPLayer {
     static let cookieSackBit: UInt32 = 0x10
     /// The window of a cookie SYN-ACK: what a new connection's first buffer holds.
     static let cookieWindow = TCPRingBuffer.initialCapacity
+    /// A quiet time after which the next cookie starts a new burst, so the
+    /// notice that cookies are in use is logged once per burst, not per SYN.
+    static let cookieBurstGap = Nanoseconds.seconds(10)
 
     func listenerReceive<Sink: TCPSegmentSink>(_ header: TCPHeaderRepr, payload: UnsafeRawBufferPointer,
                                                tuple: TCPFourTuple, now: Instant, sink: inout Sink) {
@@ -120,6 +123,12 @@ extension TCPLayer {
                                   flags: [.syn, .ack], window: UInt16(Self.cookieWindow), options: options)
         sendStateless(reply, sink: &sink)
         environment.counters.synCookiesSent += 1
+        if let last = listeners[tuple.local.port]?.lastCookieSent, now - last < Self.cookieBurstGap {
+            // Still the same burst: logged at its first cookie.
+        } else {
+            TCPCounters.log.notice("SYN queue full, answering SYNs with cookies",
+                                   "port=\(tuple.local.port) syn_queue_limit=\(listeners[tuple.local.port]?.synQueueLimit ?? 0)")
+        }
         listeners[tuple.local.port]?.lastCookieSent = now
     }
 
@@ -142,7 +151,6 @@ extension TCPLayer {
             environment.counters.count(.connectionLimit)
             return true
         }
-
         // Rebuild the SYN the peer sent from what the cookie kept.
         let mssIndex = Int(cookie >> Self.cookieMSSShift & Self.cookieMSSMask)
         var options = TCPOptions(maximumSegmentSize: Self.cookieMSSTable[mssIndex])
@@ -165,6 +173,17 @@ extension TCPLayer {
         connection.markSynAckSent(window: Self.cookieWindow)
         environment.counters.synCookiesValidated += 1
         environment.counters.passiveOpens += 1
+        if isAcceptQueueFull(port: tuple.local.port) {
+            // The cookie validates only while the peer's sequence number is its
+            // ISN + 1, and its next segments move past that. So the connection
+            // is kept in SYN-RECEIVED with this ACK dropped, as for a queued SYN:
+            // the peer's retransmissions, or its ACK to our retransmitted
+            // SYN-ACK, complete it once `accept` has made room.
+            connection.retransmitDeadline = now + connection.rtt.rto
+            _ = insertConnection(connection, listenerPort: tuple.local.port, socketOwned: false, inSynQueue: true)
+            environment.counters.count(.acceptBacklogFull)
+            return true
+        }
         let id = insertConnection(connection, listenerPort: tuple.local.port, socketOwned: false, inSynQueue: true)
         entries[id]?.connection.process(header, payload: payload, now: now, environment: &environment, sink: &sink)
         entries[id]?.connection.transmit(now: now, environment: &environment, sink: &sink)

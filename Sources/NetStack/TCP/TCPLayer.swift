@@ -141,6 +141,13 @@ public final class TCPLayer: IPv4TransportHandler {
                !header.flags.contains(.ack), let receiveNext = entries[id]?.connection.receiveNext,
                header.sequenceNumber > receiveNext, listeners[tuple.local.port] != nil {
                 removeConnection(id)
+            } else if completesHandshakeIntoFullBacklog(id, header) {
+                // As Linux does with tcp_abort_on_overflow off: the ACK is dropped and
+                // the connection stays in SYN-RECEIVED, so the peer's next ACK or
+                // retransmission completes it once `accept` has made room. A full
+                // backlog slows new connections down instead of resetting them.
+                environment.counters.count(.acceptBacklogFull)
+                return
             } else {
                 entries[id]?.connection.process(header, payload: payload, now: now, environment: &environment, sink: &sink)
                 entries[id]?.connection.transmit(now: now, environment: &environment, sink: &sink)
@@ -153,6 +160,20 @@ public final class TCPLayer: IPv4TransportHandler {
             return
         }
         sendResetForClosedPort(header, payloadLength: payload.count, tuple: tuple, sink: &sink)
+    }
+
+    /// Returns whether `header` would move a SYN-RECEIVED connection to
+    /// ESTABLISHED while its listener's accept queue has no room for it.
+    func completesHandshakeIntoFullBacklog(_ id: TCPConnectionID, _ header: TCPHeaderRepr) -> Bool {
+        guard entries[id]?.inSynQueue == true, entries[id]?.connection.state == .synReceived,
+              header.flags.contains(.ack), !header.flags.contains(.rst), !header.flags.contains(.syn),
+              let port = entries[id]?.listenerPort else { return false }
+        return isAcceptQueueFull(port: port)
+    }
+
+    func isAcceptQueueFull(port: UInt16) -> Bool {
+        guard let listener = listeners[port] else { return false }
+        return listener.acceptQueue.count >= listener.acceptBacklog
     }
 
     /// RFC 9293 §3.10.7.1: a segment for a connection that does not exist gets a RST, unless it is one.

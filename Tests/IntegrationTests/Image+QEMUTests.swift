@@ -59,8 +59,12 @@ struct ImageQEMUTests {
                                     "--write-out", "\n%{http_code}",
                                     "https://localhost:\(QEMUImage.httpsForwardPort)/healthz"],
                                    allowFailure: true)
+        // The body, then the status code on its own line (--write-out).
+        let body = result.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().joined(separator: "\n")
+        let statusCode = result.output.split(separator: "\n", omittingEmptySubsequences: false).last
         #expect(result.status == 0, "curl failed: \(result.errorOutput)")
-        #expect(result.output == "ok\n200", "curl output: \(result.output)")
+        #expect(statusCode == "200", "curl output: \(result.output)")
+        #expect(body == "ok", "curl output: \(result.output)")
 
         // QEMU 7.2's virtio-net-pci with iommu_platform=on offers every
         // feature the driver supports except CSUM and GUEST_CSUM, which it

@@ -58,6 +58,9 @@ let package = Package(
         .executableTarget(name: "capnet-load",
                           dependencies: ["CapnetBase", "NetStack", "CLibSSL"],
                           path: "tools/capnet-load", swiftSettings: common),
+        // Frames per second through the virtio-net driver (benchmark, not a test).
+        .executableTarget(name: "bench-virtio", dependencies: ["CapnetBase", "NIC", "HostSim"],
+                          path: "tools/bench-virtio", swiftSettings: common),
 
         .testTarget(name: "CapnetBaseTests", dependencies: ["CapnetBase"]),
         .testTarget(name: "NICTests", dependencies: ["NIC", "CPcap"]),

@@ -11,6 +11,7 @@ struct ServeConfiguration {
     }
 
     var device: DeviceChoice
+    var virtioWaitMode: VirtioNetDevice.WaitMode = .interrupt
     var address: IPv4Network
     var gateway: IPv4Address?
     var macAddress: MACAddress?
@@ -52,6 +53,9 @@ struct ServeConfiguration {
         OptionSpec(name: "virtio", kind: .value(placeholder: "PCI_ADDRESS"),
                    help: "Run on a virtio-net PCI device bound to vfio-pci, such as 0000:00:03.0, in place "
                        + "of a tap (needs root and an IOMMU). Used inside the QEMU image."),
+        OptionSpec(name: "virtio-wait", kind: .value(placeholder: "MODE"),
+                   help: "How the virtio-net driver waits for frames: interrupt (sleep on the device's "
+                       + "interrupt) or busy-poll (spin on the used ring; one core stays busy). Default: interrupt."),
         OptionSpec(name: "address", kind: .value(placeholder: "CIDR"),
                    help: "The stack's IPv4 address and prefix length, such as 192.0.2.2/24. Required."),
         OptionSpec(name: "gateway", kind: .value(placeholder: "IP"),
@@ -170,6 +174,16 @@ struct ServeConfiguration {
                     + "address; use a unicast one such as 02:00:00:00:00:02")
             }
             macAddress = mac
+        }
+
+        if let modeText = options.value("virtio-wait") {
+            guard case .virtio = device else {
+                throw UsageError("--virtio-wait applies to --virtio devices only")
+            }
+            guard let mode = VirtioNetDevice.WaitMode(rawValue: modeText) else {
+                throw UsageError("invalid --virtio-wait '\(modeText)': expected interrupt or busy-poll")
+            }
+            virtioWaitMode = mode
         }
 
         if let mtuText = options.value("mtu") {

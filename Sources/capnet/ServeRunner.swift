@@ -149,7 +149,8 @@ struct ServeRunner {
         case .virtio(let pciAddress):
             // The pool must hold the receive ring's buffers plus transmit room.
             let pool = FramePool(slotCount: Self.virtioPoolSlots)
-            var virtioConfiguration = VirtioNetDevice.Configuration(fallbackMACAddress: configuration.macAddress)
+            var virtioConfiguration = VirtioNetDevice.Configuration(fallbackMACAddress: configuration.macAddress,
+                                                                    waitMode: configuration.virtioWaitMode)
             if let mtu = configuration.mtu { virtioConfiguration.mtu = mtu }
             device = try VirtioNetDevice(pciAddress: pciAddress, pool: pool, configuration: virtioConfiguration)
         }

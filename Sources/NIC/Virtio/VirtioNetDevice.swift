@@ -25,17 +25,31 @@ public final class VirtioNetDevice: FrameDevice {
         public var features: VirtioFeatures
         /// The MAC address to use when the device has none (no VIRTIO_NET_F_MAC).
         public var fallbackMACAddress: MACAddress?
+        /// How `wait` waits for received frames.
+        public var waitMode: WaitMode
 
         public init(name: String = "virtio0", mtu: Int = VirtioNetDevice.defaultMTU,
                     maxQueueSize: Int = VirtioNetDevice.defaultMaxQueueSize,
                     features: VirtioFeatures = VirtioNetDevice.supportedFeatures,
-                    fallbackMACAddress: MACAddress? = nil) {
+                    fallbackMACAddress: MACAddress? = nil, waitMode: WaitMode = .interrupt) {
             self.name = name
             self.mtu = mtu
             self.maxQueueSize = maxQueueSize
             self.features = features
             self.fallbackMACAddress = fallbackMACAddress
+            self.waitMode = waitMode
         }
+    }
+
+    /// How the driver learns that the device used receive buffers.
+    public enum WaitMode: String, Sendable, CaseIterable {
+        /// Sleep until the device's interrupt (an eventfd under VFIO) or the
+        /// deadline. Costs no CPU while idle.
+        case interrupt
+        /// Spin on the used ring with notifications off until a buffer is
+        /// used or the deadline passes. One core stays busy, and a frame is
+        /// seen without an interrupt's wake-up latency.
+        case busyPoll = "busy-poll"
     }
 
     /// The Ethernet MTU, used unless the caller sets another.
@@ -66,6 +80,7 @@ public final class VirtioNetDevice: FrameDevice {
     public internal(set) var isLinkUp: Bool
 
     let transport: VirtioTransport
+    let waitMode: WaitMode
     let receiveQueue: SplitVirtqueue
     let transmitQueue: SplitVirtqueue
     let receiveHeaders: DMARegion
@@ -125,6 +140,7 @@ public final class VirtioNetDevice: FrameDevice {
         self.transport = transport
         self.pool = pool
         self.name = configuration.name
+        waitMode = configuration.waitMode
         self.mtu = configuration.mtu
         negotiatedFeatures = accepted
         mergeableBuffers = accepted.contains(.netMergeableReceiveBuffers)
@@ -196,6 +212,10 @@ public final class VirtioNetDevice: FrameDevice {
     public func wait(until deadline: Instant, now: Instant) throws {
         if let failure { throw failure }
         guard deadline > now, !receiveQueue.hasUsedBuffers else { return }
+        if waitMode == .busyPoll {
+            busyPoll(until: deadline, now: now)
+            return
+        }
         // Enable notifications, then re-check: a buffer used between the
         // check above and the enable would otherwise wake no one (§2.7.14).
         guard receiveQueue.enableUsedNotifications() else {
@@ -205,6 +225,21 @@ public final class VirtioNetDevice: FrameDevice {
         defer { receiveQueue.disableUsedNotifications() }
         try transport.waitForNotification(timeout: deadline - now)
     }
+
+    /// Spins on the receive queue's used index with notifications left off
+    /// (§2.7.10), checking the monotonic clock every `busyPollClockInterval`
+    /// ring reads, because reading the clock costs more than a ring read.
+    private func busyPoll(until deadline: Instant, now: Instant) {
+        let clock = MonotonicTimeSource()
+        var reads = 0
+        while !receiveQueue.hasUsedBuffers {
+            reads += 1
+            if reads % Self.busyPollClockInterval == 0 && clock.now() >= deadline { return }
+        }
+    }
+
+    /// Ring reads between clock checks while busy-polling.
+    static let busyPollClockInterval = 64
 
     /// Resets the device so it stops touching memory (§2.4), returns every
     /// posted and in-flight slot to the pool, and closes the transport.

@@ -58,6 +58,12 @@ let package = Package(
         .executableTarget(name: "capnet-load",
                           dependencies: ["CapnetBase", "NetStack", "CLibSSL"],
                           path: "tools/capnet-load", swiftSettings: common),
+        .systemLibrary(name: "CBenchCrypto", path: "tools/bench-handshake-shim"),
+        // In-memory TLS handshake and record benchmark: capnet's server and
+        // OpenSSL's libssl server, both driven by one libssl client.
+        .executableTarget(name: "bench-handshake",
+                          dependencies: ["CapnetBase", "TLSEngine", "CLibCrypto", "CLibSSL", "CBenchCrypto"],
+                          path: "tools/bench-handshake", swiftSettings: common),
 
         .testTarget(name: "CapnetBaseTests", dependencies: ["CapnetBase"]),
         .testTarget(name: "NICTests", dependencies: ["NIC", "CPcap"]),

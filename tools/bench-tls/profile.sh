@@ -36,6 +36,10 @@ for server in capnet libssl; do
     total=$(grep -o 'Collected : [0-9]*' "$work/valgrind.log" | awk '{ print $3 }')
     echo "profile server=$server handshakes=$handshakes instructions=$total per_handshake=$(( total / handshakes ))"
 done
-echo "# top entries, capnet, inclusive (symbols from stripped libcrypto show as addresses):"
+echo "# top entries, capnet, inclusive, with the benchmark's own frames left out"
+echo "# (libcrypto is stripped, so its internal functions show as addresses):"
 callgrind_annotate --inclusive=yes "$out/callgrind.capnet.out" 2>/dev/null | sed -n '/file:function/,$p' \
-    | grep -v '???:0x' | swift demangle --simplified | cut -c1-160 | sed -n "3,$((TOP_ENTRIES + 2))p"
+    | grep -E '^ *[0-9,]+ \(' | swift demangle --simplified \
+    | grep -v -E 'libc-start|below main|bench-handshake/|exchange\(|\?\?\?:0x' \
+    | sed -E 's| \[/[^]]*\]$||; s|/work/[^:]*/Sources/|Sources/|' \
+    | awk '!seen[$0]++' | cut -c1-150 | head -n "$TOP_ENTRIES"

@@ -100,27 +100,29 @@ static inline EVP_KDF_CTX *capnet_hkdf_context(EVP_KDF *kdf, const char *digest,
 }
 
 /// Runs one HKDF step on a `capnet_hkdf_context` context, then replaces its
-/// key and salt or info with empty values so no secret stays in it. `key` is
+/// key and salt or info with one zero byte so no secret stays in it. `key` is
 /// the input keying material for extract and the pseudorandom key for
-/// expand; `other` is the salt for extract and the info for expand.
-/// Returns 1 on success.
+/// expand; `other` is the salt for extract and the info for expand, and must
+/// not be empty: OpenSSL 3.0 keeps the old salt when given an empty one, and
+/// crashed here on an empty info for a context that had one before.
+/// Returns 1 on success, 0 on failure or an empty `other`.
 static inline int capnet_hkdf_run(EVP_KDF_CTX *ctx, int extract,
                                   const unsigned char *key, size_t key_len,
                                   const unsigned char *other, size_t other_len,
                                   unsigned char *out, size_t out_len) {
-    // Empty inputs as in capnet_hkdf_extract: libcrypto reads NULL as "not set".
-    static const unsigned char empty[1] = {0};
+    if (other_len == 0) return 0;
+    // An empty key as in capnet_hkdf_extract: libcrypto reads NULL as "not set".
+    static const unsigned char zero[1] = {0};
     const char *other_name = extract ? OSSL_KDF_PARAM_SALT : OSSL_KDF_PARAM_INFO;
     OSSL_PARAM params[3];
     params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                                  (void *)(key_len ? key : empty), key_len);
-    params[1] = OSSL_PARAM_construct_octet_string(other_name,
-                                                  (void *)(other_len ? other : empty), other_len);
+                                                  (void *)(key_len ? key : zero), key_len);
+    params[1] = OSSL_PARAM_construct_octet_string(other_name, (void *)other, other_len);
     params[2] = OSSL_PARAM_construct_end();
     int ok = EVP_KDF_derive(ctx, out, out_len, params) == 1;
     OSSL_PARAM clear[3];
-    clear[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)empty, 0);
-    clear[1] = OSSL_PARAM_construct_octet_string(other_name, (void *)empty, 0);
+    clear[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)zero, sizeof zero);
+    clear[1] = OSSL_PARAM_construct_octet_string(other_name, (void *)zero, sizeof zero);
     clear[2] = OSSL_PARAM_construct_end();
     return EVP_KDF_CTX_set_params(ctx, clear) == 1 && ok;
 }

@@ -34,6 +34,15 @@ final class HKDFContextPool: @unchecked Sendable {
     /// the pseudorandom key (expand), `other` the salt (extract) or the info
     /// (expand). Fills `output` and returns whether libcrypto succeeded.
     func run(key: [UInt8], other: [UInt8], output: inout [UInt8]) -> Bool {
+        // OpenSSL 3.0 mishandles an empty salt or info on a used context (see
+        // capnet_hkdf_run), so those rare calls get a fresh context. TLS 1.3
+        // always passes a salt and an HkdfLabel, so its steps all reuse.
+        guard !other.isEmpty else {
+            let status = extract == 1
+                ? capnet_hkdf_extract(kdf, digestName, other, 0, key, key.count, &output, output.count)
+                : capnet_hkdf_expand(kdf, digestName, key, key.count, other, 0, &output, output.count)
+            return status == 1
+        }
         let lent = idle.withLock { $0.popLast() }
         guard let context = lent ?? capnet_hkdf_context(kdf, digestName, extract) else { return false }
         let ok = capnet_hkdf_run(context, extract, key, key.count, other, other.count, &output, output.count) == 1

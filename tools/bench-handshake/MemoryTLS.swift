@@ -88,14 +88,14 @@ final class MemoryTLS {
 
     var sessionReused: Bool { SSL_session_reused(ssl) == 1 }
 
-    /// The current session, for resumption; the caller frees it with `SSL_SESSION_free`.
+    /// Returns the current session for resumption. The caller frees it with `SSL_SESSION_free`.
     func session() -> OpaquePointer? { SSL_get1_session(ssl) }
 }
 
 /// libssl contexts for the benchmark: one client, one server.
 enum LibSSLContexts {
-    /// A TLS 1.3 client offering only `suite` and X25519, verifying nothing
-    /// (the benchmark measures the server, and both servers use one certificate).
+    /// Makes a TLS 1.3 client context that offers only `suite` and X25519 and
+    /// verifies nothing, because the benchmark measures the server and both servers use one certificate.
     static func client(suite: String) throws -> OpaquePointer {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw BenchError.openSSL("SSL_CTX_new client") }
         guard capnet_ssl_ctx_set_tls13_only(context) == 1, capnet_ssl_ctx_set_groups(context, "X25519") == 1,
@@ -107,8 +107,8 @@ enum LibSSLContexts {
         return context
     }
 
-    /// A TLS 1.3 server with the certificate and key at the given PEM paths,
-    /// X25519 only, sending one stateless ticket per handshake as capnet does.
+    /// Makes a TLS 1.3 server context with the certificate and key at the given
+    /// PEM paths, X25519 only, that sends one stateless ticket per handshake as capnet does.
     static func server(certificatePath: String, keyPath: String) throws -> OpaquePointer {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw BenchError.openSSL("SSL_CTX_new server") }
         guard capnet_ssl_ctx_set_tls13_only(context) == 1, capnet_ssl_ctx_set_groups(context, "X25519") == 1,

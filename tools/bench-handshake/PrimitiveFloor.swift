@@ -5,15 +5,16 @@ import CBenchCrypto
 /// (ECDSA P-256 certificate, X25519, TLS_AES_128_GCM_SHA256, one ticket),
 /// each primitive called directly with its algorithm fetched once.
 ///
-/// The counts follow the key schedule of RFC 8446 §7.1 for the server side:
-/// 3 HKDF-Extract (early, handshake, master secret); 17 HKDF-Expand (2
-/// "derived", 4 traffic secrets, the resumption master secret, 2 finished
-/// keys, key and IV for 4 traffic secrets, the ticket's PSK); 2 HMAC (server
-/// Finished, client Finished); 5 transcript hash values over about
-/// `transcriptLength` bytes; one ECDSA signature over the 130-byte
-/// CertificateVerify content (RFC 8446 §4.4.3); one X25519 key generation,
-/// peer key import and agreement; 5 AEAD key setups (4 record keys and the
-/// ticket key) sealing `sealedLength` bytes and opening one Finished record.
+/// The counts follow the server side of the key schedule in RFC 8446 §7.1.
+/// There are 3 HKDF-Extract steps (early, handshake and master secret) and 17
+/// HKDF-Expand steps: 2 "derived", 4 traffic secrets, the resumption master
+/// secret, 2 finished keys, key and IV for 4 traffic secrets, and the
+/// ticket's PSK. There are 2 HMACs (both Finished messages) and 5 transcript
+/// hash values over about `transcriptLength` bytes. One ECDSA signature covers
+/// the 130-byte CertificateVerify content (RFC 8446 §4.4.3). X25519 needs one
+/// key generation, peer key import and agreement. Last, 5 AEAD key setups (4
+/// record keys and the ticket key) seal `sealedLength` bytes and open one
+/// Finished record. The engine runs 2 more HKDF-Expand steps than this.
 final class PrimitiveFloor {
     struct Part {
         let name: String

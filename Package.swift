@@ -61,6 +61,12 @@ let package = Package(
         // Frames per second through the virtio-net driver (benchmark, not a test).
         .executableTarget(name: "bench-virtio", dependencies: ["CapnetBase", "NIC", "HostSim"],
                           path: "tools/bench-virtio", swiftSettings: common),
+        .systemLibrary(name: "CBenchCrypto", path: "tools/bench-handshake-shim"),
+        // In-memory TLS handshake and record benchmark: capnet's server and
+        // OpenSSL's libssl server, both driven by one libssl client.
+        .executableTarget(name: "bench-handshake",
+                          dependencies: ["CapnetBase", "TLSEngine", "CLibCrypto", "CLibSSL", "CBenchCrypto"],
+                          path: "tools/bench-handshake", swiftSettings: common),
 
         .testTarget(name: "CapnetBaseTests", dependencies: ["CapnetBase"]),
         .testTarget(name: "NICTests", dependencies: ["NIC", "CPcap"]),

@@ -82,6 +82,82 @@ static inline int capnet_hmac(EVP_MAC *mac, const char *digest,
     return ok;
 }
 
+/// Makes an HKDF context with its digest and mode (extract-only when `extract`
+/// is 1, else expand-only) set once, for `capnet_hkdf_run` to reuse.
+static inline EVP_KDF_CTX *capnet_hkdf_context(EVP_KDF *kdf, const char *digest, int extract) {
+    EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
+    if (ctx == NULL) return NULL;
+    int mode = extract ? EVP_KDF_HKDF_MODE_EXTRACT_ONLY : EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)digest, 0);
+    params[2] = OSSL_PARAM_construct_end();
+    if (EVP_KDF_CTX_set_params(ctx, params) != 1) {
+        EVP_KDF_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/// Runs one HKDF step on a `capnet_hkdf_context` context, then replaces its
+/// key and salt or info with one zero byte so no secret stays in it. `key` is
+/// the input keying material for extract and the pseudorandom key for
+/// expand; `other` is the salt for extract and the info for expand, and must
+/// not be empty: OpenSSL 3.0 keeps the old salt when given an empty one, and
+/// crashed here on an empty info for a context that had one before.
+/// Returns 1 on success, 0 on failure or an empty `other`.
+static inline int capnet_hkdf_run(EVP_KDF_CTX *ctx, int extract,
+                                  const unsigned char *key, size_t key_len,
+                                  const unsigned char *other, size_t other_len,
+                                  unsigned char *out, size_t out_len) {
+    if (other_len == 0) return 0;
+    // An empty key as in capnet_hkdf_extract: libcrypto reads NULL as "not set".
+    static const unsigned char zero[1] = {0};
+    const char *other_name = extract ? OSSL_KDF_PARAM_SALT : OSSL_KDF_PARAM_INFO;
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                                  (void *)(key_len ? key : zero), key_len);
+    params[1] = OSSL_PARAM_construct_octet_string(other_name, (void *)other, other_len);
+    params[2] = OSSL_PARAM_construct_end();
+    int ok = EVP_KDF_derive(ctx, out, out_len, params) == 1;
+    OSSL_PARAM clear[3];
+    clear[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)zero, sizeof zero);
+    clear[1] = OSSL_PARAM_construct_octet_string(other_name, (void *)zero, sizeof zero);
+    clear[2] = OSSL_PARAM_construct_end();
+    return EVP_KDF_CTX_set_params(ctx, clear) == 1 && ok;
+}
+
+/// Makes an HMAC context with its digest already set, the template that
+/// `capnet_hmac_with_template` copies, so the digest is fetched once.
+static inline EVP_MAC_CTX *capnet_hmac_template(EVP_MAC *mac, const char *digest) {
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+    if (ctx == NULL) return NULL;
+    OSSL_PARAM params[2];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/// HMAC (RFC 2104) on a copy of a `capnet_hmac_template` context, which is
+/// only read, so threads may share it. Writes the tag length to *out_len.
+static inline int capnet_hmac_with_template(const EVP_MAC_CTX *template_ctx,
+                                            const unsigned char *key, size_t key_len,
+                                            const unsigned char *data, size_t data_len,
+                                            unsigned char *out, size_t out_capacity, size_t *out_len) {
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(template_ctx);
+    if (ctx == NULL) return 0;
+    static const unsigned char empty[1] = {0};
+    int ok = EVP_MAC_init(ctx, key_len ? key : empty, key_len, NULL) == 1
+        && EVP_MAC_update(ctx, data_len ? data : empty, data_len) == 1
+        && EVP_MAC_final(ctx, out, out_len, out_capacity) == 1;
+    EVP_MAC_CTX_free(ctx);
+    return ok;
+}
+
 /// Builds an EC public key on the named curve ("P-256", "P-384") from its
 /// SEC 1 encoded point. Returns NULL when the point is malformed or not on the curve.
 static inline EVP_PKEY *capnet_ec_public_key(const char *group,

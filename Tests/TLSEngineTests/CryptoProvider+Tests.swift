@@ -19,6 +19,21 @@ struct CryptoProviderTests {
         #expect(okm == hex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"))
     }
 
+    /// RFC 5869 Appendix A.3 (empty salt and info) after A.1, twice: the
+    /// provider reuses HKDF contexts, so no salt or info may carry over.
+    @Test func hkdfReusedContextsKeepNoInput() {
+        let ikm = [UInt8](repeating: 0x0B, count: 22)
+        for _ in 0..<2 {
+            let withSalt = provider.hkdfExtract(.sha256, salt: Array(0x00...0x0C), inputKeyMaterial: ikm)
+            #expect(withSalt == hex("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5"))
+            let prk = provider.hkdfExtract(.sha256, salt: [], inputKeyMaterial: ikm)
+            #expect(prk == hex("19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04"))
+            _ = provider.hkdfExpand(.sha256, pseudorandomKey: withSalt, info: Array(0xF0...0xF9), length: 42)
+            let okm = provider.hkdfExpand(.sha256, pseudorandomKey: prk, info: [], length: 42)
+            #expect(okm == hex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"))
+        }
+    }
+
     @Test func sha384OfEmptyInput() {
         // FIPS 180-4 SHA-384 of the empty string.
         #expect(provider.hash(.sha384, []) == hex("""

@@ -62,6 +62,11 @@ public final class CryptoProvider: @unchecked Sendable {
     let sha384: OpaquePointer
     let hkdf: OpaquePointer
     let hmacMAC: OpaquePointer
+    /// HMAC contexts with the digest set, copied for each HMAC: setting the
+    /// digest by name would fetch it again on every call.
+    let hmacSHA256: OpaquePointer
+    let hmacSHA384: OpaquePointer
+    private let hkdfPools: [HKDFContextPool]
     let aes128GCM: OpaquePointer
     let aes256GCM: OpaquePointer
     let chacha20Poly1305: OpaquePointer
@@ -81,6 +86,18 @@ public final class CryptoProvider: @unchecked Sendable {
         hkdf = kdf
         guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { throw CryptoError("EVP_MAC_fetch HMAC") }
         hmacMAC = mac
+        func hmacTemplate(_ algorithm: HashAlgorithm) throws -> OpaquePointer {
+            guard let context = capnet_hmac_template(mac, algorithm.libcryptoName) else {
+                throw CryptoError("HMAC context for \(algorithm.libcryptoName)")
+            }
+            return context
+        }
+        hmacSHA256 = try hmacTemplate(.sha256)
+        hmacSHA384 = try hmacTemplate(.sha384)
+        // Order: SHA-256 extract, SHA-256 expand, SHA-384 extract, SHA-384 expand (see `hkdfPool`).
+        hkdfPools = [HashAlgorithm.sha256, .sha384].flatMap { hash in
+            [true, false].map { HKDFContextPool(kdf: kdf, hash: hash, extract: $0) }
+        }
         aes128GCM = try fetchCipher("AES-128-GCM")
         aes256GCM = try fetchCipher("AES-256-GCM")
         chacha20Poly1305 = try fetchCipher("ChaCha20-Poly1305")
@@ -91,6 +108,8 @@ public final class CryptoProvider: @unchecked Sendable {
         EVP_MD_free(sha384)
         EVP_KDF_free(hkdf)
         EVP_MAC_free(hmacMAC)
+        EVP_MAC_CTX_free(hmacSHA256)
+        EVP_MAC_CTX_free(hmacSHA384)
         EVP_CIPHER_free(aes128GCM)
         EVP_CIPHER_free(aes256GCM)
         EVP_CIPHER_free(chacha20Poly1305)
@@ -126,8 +145,8 @@ public final class CryptoProvider: @unchecked Sendable {
     public func hmac(_ algorithm: HashAlgorithm, key: [UInt8], data: [UInt8]) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: algorithm.outputLength)
         var length = 0
-        let ok = capnet_hmac(hmacMAC, algorithm.libcryptoName, key, key.count, data, data.count,
-                             &output, output.count, &length)
+        let template = algorithm == .sha256 ? hmacSHA256 : hmacSHA384
+        let ok = capnet_hmac_with_template(template, key, key.count, data, data.count, &output, output.count, &length)
         precondition(ok == 1 && length == algorithm.outputLength, "HMAC failed")
         return output
     }
@@ -135,9 +154,8 @@ public final class CryptoProvider: @unchecked Sendable {
     /// HKDF-Extract (RFC 5869 §2.2): returns a pseudorandom key of `Hash.length` bytes.
     public func hkdfExtract(_ algorithm: HashAlgorithm, salt: [UInt8], inputKeyMaterial: [UInt8]) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: algorithm.outputLength)
-        let ok = capnet_hkdf_extract(hkdf, algorithm.libcryptoName, salt, salt.count,
-                                     inputKeyMaterial, inputKeyMaterial.count, &output, output.count)
-        precondition(ok == 1, "HKDF-Extract failed")
+        let ok = hkdfPool(algorithm, extract: true).run(key: inputKeyMaterial, other: salt, output: &output)
+        precondition(ok, "HKDF-Extract failed")
         return output
     }
 
@@ -145,10 +163,14 @@ public final class CryptoProvider: @unchecked Sendable {
     public func hkdfExpand(_ algorithm: HashAlgorithm, pseudorandomKey: [UInt8], info: [UInt8],
                            length: Int) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: length)
-        let ok = capnet_hkdf_expand(hkdf, algorithm.libcryptoName, pseudorandomKey, pseudorandomKey.count,
-                                    info, info.count, &output, output.count)
-        precondition(ok == 1, "HKDF-Expand failed")
+        let ok = hkdfPool(algorithm, extract: false).run(key: pseudorandomKey, other: info, output: &output)
+        precondition(ok, "HKDF-Expand failed")
         return output
+    }
+
+    private func hkdfPool(_ algorithm: HashAlgorithm, extract: Bool) -> HKDFContextPool {
+        let first = algorithm == .sha256 ? 0 : 2
+        return hkdfPools[first + (extract ? 0 : 1)]
     }
 
     // MARK: Randomness

@@ -16,7 +16,11 @@ public struct KeySchedule {
     public func expandLabel(secret: [UInt8], label: String, context: [UInt8], length: Int) -> [UInt8] {
         var hkdfLabel = ByteWriter(capacity: 4 + Self.labelPrefix.count + label.utf8.count + context.count)
         hkdfLabel.writeUInt16(UInt16(length))
-        hkdfLabel.writeOpaque(prefixBytes: 1, Array(Self.labelPrefix.utf8) + Array(label.utf8))
+        // Written in place: joining two arrays here cost three allocations per call.
+        hkdfLabel.writeNested(prefixBytes: 1) { writer in
+            writer.writeBytes(Self.labelPrefix.utf8)
+            writer.writeBytes(label.utf8)
+        }
         hkdfLabel.writeOpaque(prefixBytes: 1, context)
         return provider.hkdfExpand(hash, pseudorandomKey: secret, info: hkdfLabel.bytes, length: length)
     }

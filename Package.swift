@@ -49,6 +49,14 @@ let package = Package(
         .target(name: "CFuzzerDriver"),
         .executableTarget(name: "tls-fuzz", dependencies: ["CapnetBase", "TLSEngine", "CFuzzerDriver"],
                           swiftSettings: common),
+        // libFuzzer targets for the record reader, the handshake message
+        // parsers and certificate loading with chain verification.
+        .executableTarget(name: "tls-record-fuzz", dependencies: ["CapnetBase", "TLSEngine", "CFuzzerDriver"],
+                          swiftSettings: common),
+        .executableTarget(name: "tls-handshake-fuzz", dependencies: ["CapnetBase", "TLSEngine", "CFuzzerDriver"],
+                          swiftSettings: common),
+        .executableTarget(name: "tls-certificate-fuzz", dependencies: ["CapnetBase", "TLSEngine", "CFuzzerDriver"],
+                          swiftSettings: common),
 
         .executableTarget(name: "capnet",
                           dependencies: ["CapnetBase", "NIC", "NetStack", "TLSEngine",

@@ -183,8 +183,18 @@ extension TLSClientConnection {
         }
         wire.records.writeProtection = try RecordProtection(schedule: schedule, algorithm: context.aead,
                                                        secret: context.clientHandshakeTrafficSecret, sealing: true)
+        var clientFinishedHash = serverFinishedHash
+        if let requestContext = context.certificateRequestContext {
+            // RFC 8446 §4.4.2: with no certificate to send, an empty
+            // certificate_list; the client Finished then covers it.
+            let certificate = HandshakeHeader.encode(
+                .certificate, body: CertificateMessage(certificateRequestContext: requestContext, chain: []).encodeBody())
+            try wire.write(.handshake, certificate)
+            context.transcript.update(certificate)
+            clientFinishedHash = context.transcript.current()
+        }
         let verifyData = schedule.finishedVerifyData(baseKey: context.clientHandshakeTrafficSecret,
-                                                     transcriptHash: serverFinishedHash)
+                                                     transcriptHash: clientFinishedHash)
         try wire.write(.handshake, HandshakeHeader.encode(.finished, body: verifyData))
 
         wire.records.writeProtection = try RecordProtection(schedule: schedule, algorithm: context.aead,

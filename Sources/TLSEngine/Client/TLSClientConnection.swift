@@ -154,6 +154,14 @@ public final class TLSClientConnection {
             context.transcript.update(message.encoded)
             state = .expectCertificate(context)
         case .expectCertificate(var context):
+            if message.type == .certificateRequest && context.certificateRequestContext == nil {
+                // RFC 8446 §4.3.2: optional client authentication. This client has
+                // no certificate, so it answers with an empty Certificate.
+                context.certificateRequestContext = try CertificateRequest(body: message.body).certificateRequestContext
+                context.transcript.update(message.encoded)
+                state = .expectCertificate(context)
+                return
+            }
             guard message.type == .certificate else {
                 throw TLSError(.unexpectedMessage, "\(message.type) while expecting Certificate")
             }
@@ -225,6 +233,8 @@ struct ClientHandshakeContext {
     var serverHandshakeTrafficSecret: [UInt8]
     var parameters: NegotiatedParameters
     var serverPublicKey: PublicKey?
+    /// The context of the server's CertificateRequest, when it sent one.
+    var certificateRequestContext: [UInt8]? = nil
 }
 
 struct ClientEstablished {

@@ -1,4 +1,7 @@
 import CLibCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Trusted root certificates, and chain verification through libcrypto's
 /// `X509_verify_cert` at a time the caller gives.
@@ -18,6 +21,30 @@ public final class TrustStore: @unchecked Sendable {
     }
 
     deinit { X509_STORE_free(store) }
+
+    /// The system bundle on Debian and Ubuntu (package ca-certificates).
+    public static let systemBundlePath = "/etc/ssl/certs/ca-certificates.crt"
+
+    /// Trusts the system's root certificates, read from the PEM bundle at `path`.
+    public static func system(path: String = TrustStore.systemBundlePath) throws -> TrustStore {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw KeyVaultError.storage("cannot read the system trust bundle \(path) (errno \(errno)): "
+                + "install the ca-certificates package or give the roots as a PEM file")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                throw KeyVaultError.storage("reading the system trust bundle \(path) failed (errno \(errno))")
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: buffer[..<count])
+        }
+        return try TrustStore(pem: String(decoding: bytes, as: UTF8.self))
+    }
 
     static func parse(_ der: [UInt8]) -> OpaquePointer? {
         der.withUnsafeBufferPointer { buffer in

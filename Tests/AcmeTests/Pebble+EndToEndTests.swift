@@ -33,7 +33,7 @@ import Testing
         return info.st_mode & 0o777
     }
 
-    @Test(.timeLimit(.minutes(3))) func issueRestartAndRenew() async throws {
+    @Test(.timeLimit(.minutes(6))) func issueRestartAndRenew() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let http01 = try HTTP01Server()
@@ -123,7 +123,7 @@ import Testing
 
     /// With PEBBLE_ALTERNATE_ROOTS, the download follows Link rel="alternate"
     /// and each alternate chain verifies against its own root.
-    @Test(.timeLimit(.minutes(3))) func alternateChains() async throws {
+    @Test(.timeLimit(.minutes(6))) func alternateChains() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let http01 = try HTTP01Server()
@@ -150,7 +150,7 @@ import Testing
     }
 
     /// DNS identifiers resolved by pebble-challtestsrv to 127.0.0.1.
-    @Test(.timeLimit(.minutes(3))) func dnsIdentifiers() async throws {
+    @Test(.timeLimit(.minutes(6))) func dnsIdentifiers() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let dns = try ChallengeTestDNS()

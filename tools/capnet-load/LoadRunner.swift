@@ -1,3 +1,4 @@
+import CLibSSL
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,6 +33,11 @@ enum LoadRunner {
             finished.enter()
             let thread = Thread {
                 worker.run()
+                // Release OpenSSL's per-thread state now, while its globals
+                // exist: left to the thread's exit, it can race the main
+                // thread's exit(), whose OPENSSL_cleanup frees the locks that
+                // cleanup takes (seen as a crash in pthread_rwlock_rdlock).
+                OPENSSL_thread_stop()
                 finished.leave()
             }
             thread.name = "capnet-load worker"

@@ -57,6 +57,8 @@ func runCommand(_ arguments: [String]) -> Int32 {
 
     let summary = LoadSummary(options: options, resolved: address, statistics: statistics)
     print(options.json ? summary.jsonText() : summary.text())
+    // Flush before exit's handlers run, so the report survives a failure in them.
+    fflush(stdout)
     let succeeded = statistics.handshakes > 0
     return succeeded ? ExitStatus.success : ExitStatus.noConnectionSucceeded
 }

@@ -95,7 +95,7 @@ struct ServeConfiguration {
         OptionSpec(name: "https-port", kind: .value(placeholder: "PORT"),
                    help: "TCP port of the Web UI over TLS. Default: 443."),
         OptionSpec(name: "http-port", kind: .value(placeholder: "PORT"),
-                   help: "TCP port that answers ACME http-01 tokens and redirects everything else to HTTPS. "
+                   help: "TCP port that serves ACME http-01 tokens and redirects everything else to HTTPS. "
                        + "Default: 80."),
         OptionSpec(name: "cert", kind: .value(placeholder: "FILE"),
                    help: "PEM certificate chain for HTTPS, leaf first (with --key). Default: a certificate from "
@@ -106,7 +106,7 @@ struct ServeConfiguration {
                    help: "Append TLS secrets in the NSS key log format (SSLKEYLOGFILE) for Wireshark. "
                        + "Anyone with this file can decrypt the traffic. Default: off."),
         OptionSpec(name: "profile", kind: .value(placeholder: "PROFILE"),
-                   help: "development or production. Production refuses the development key source and CA. "
+                   help: "development or production. Production rejects the development key source and CA. "
                        + "Default: development."),
         OptionSpec(name: "log-level", kind: .value(placeholder: "LEVEL"),
                    help: "Minimum level logged to standard error: trace, debug, info, notice, warning "
@@ -273,7 +273,8 @@ struct ServeConfiguration {
         return [parts[0], parts[1], slot[0], slot[1]].allSatisfy { UInt32($0, radix: 16) != nil }
     }
 
-    /// A DNS name in the LDH form of RFC 1123 §2.1, at most 253 octets.
+    /// Returns whether `text` is a DNS name in the LDH form of RFC 1123 §2.1,
+    /// at most 253 octets.
     static func isHostName(_ text: String) -> Bool {
         guard !text.isEmpty, text.utf8.count <= 253 else { return false }
         return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in

@@ -7,11 +7,11 @@ import Synchronization
 /// Setting HKDF's digest by name makes libcrypto fetch it. OpenSSL 3.0 cannot
 /// copy an HKDF context (`EVP_KDF_CTX_dup` returns NULL for it), so whole
 /// contexts are reused: the fetch then happens once per context, not on each
-/// of the 22 HKDF steps of a full handshake. A returned context holds no
+/// of the 22 HKDF steps of a full handshake. A returned context contains no
 /// secret, because `capnet_hkdf_run` empties its key and salt or info.
 final class HKDFContextPool: @unchecked Sendable {
-    /// The most idle contexts kept. Threads that overlap get new contexts, and
-    /// a returned context beyond this many is freed.
+    /// The maximum number of idle contexts kept. Threads that overlap get new
+    /// contexts, and a returned context beyond this many is freed.
     static let maxIdle = 8
 
     private let kdf: OpaquePointer

@@ -40,8 +40,12 @@ public final class ACMECertificateManager {
     /// Maximum wait between renewal checks, so that ARI window changes (for
     /// example after a revocation) are seen within a day.
     public static let maxCheckInterval: TimeInterval = 24 * 3600
-    /// Wait after a failed attempt before the next one.
-    public static let failureRetryInterval: TimeInterval = 3600
+    /// Wait after the first failed attempt; it doubles with each further
+    /// failure in a row, up to `maxFailureRetryInterval`.
+    public static let failureRetryInterval: TimeInterval = 60
+    public static let maxFailureRetryInterval: TimeInterval = 3600
+    /// Failed runs since the last successful one.
+    public private(set) var consecutiveFailures = 0
 
     public private(set) var status: ACMECertificateStatus
 
@@ -59,15 +63,18 @@ public final class ACMECertificateManager {
 
     /// Runs one check: account, renewal decision, issuance when due. Errors
     /// are recorded in the returned status, which schedules a retry.
+    ///
+    /// With `forceRenewal`, a stored certificate that is not yet due is
+    /// replaced anyway (an operator's "renew now").
     @discardableResult
-    public func run() async -> ACMECertificateStatus {
+    public func run(forceRenewal: Bool = false) async -> ACMECertificateStatus {
         status.issuedInLastRun = false
         // Runs are a day apart at most, so each starts from a fresh directory.
         client.forgetDirectory()
         do {
             try await ensureAccount()
             do {
-                try await checkCertificate()
+                try await checkCertificate(forceRenewal: forceRenewal)
             } catch ACMEError.problem(let problem, _) where problem.type == .accountDoesNotExist {
                 // The CA no longer knows the stored account (for example after
                 // a CA reset): register again once and retry.
@@ -75,15 +82,18 @@ public final class ACMECertificateManager {
                                  "account=\(client.accountURL ?? "none")")
                 try store.removeAccount()
                 try await ensureAccount()
-                try await checkCertificate()
+                try await checkCertificate(forceRenewal: forceRenewal)
             }
             status.lastError = nil
+            consecutiveFailures = 0
         } catch {
             let now = client.clock.now()
-            Self.log.error("certificate check failed", "error=\(error)")
+            consecutiveFailures += 1
+            let delay = Self.failureRetryDelay(afterFailures: consecutiveFailures)
+            Self.log.error("certificate check failed", "error=\(error) failures=\(consecutiveFailures) retry_in=\(Int(delay))s")
             status.phase = .failed
             status.lastError = "\(error)"
-            status.nextCheck = now.addingTimeInterval(Self.failureRetryInterval)
+            status.nextCheck = now.addingTimeInterval(delay)
         }
         return status
     }
@@ -105,7 +115,7 @@ public final class ACMECertificateManager {
     }
 
     /// Decides whether the stored certificate still serves and issues if not.
-    func checkCertificate() async throws {
+    func checkCertificate(forceRenewal: Bool) async throws {
         let configuration = client.configuration
         let directory = try await client.loadDirectory()
         let record = try store.loadCertificate()
@@ -135,7 +145,7 @@ public final class ACMECertificateManager {
             if updated != record { try store.saveCertificateRecord(updated) }
 
             let now = client.clock.now()
-            if now < updated.renewalTime {
+            if now < updated.renewalTime && !forceRenewal {
                 var next = min(updated.renewalTime, now.addingTimeInterval(Self.maxCheckInterval))
                 if let nextFetch { next = min(next, max(nextFetch, now)) }
                 report(updated, nextCheck: next, issued: false)
@@ -143,7 +153,8 @@ public final class ACMECertificateManager {
                               "serial=\(updated.info.serialHex) renewal=\(updated.renewalTime) source=\(updated.renewalSource.rawValue)")
                 return
             }
-            Self.log.notice("certificate due for renewal", "serial=\(updated.info.serialHex) source=\(updated.renewalSource.rawValue)")
+            Self.log.notice(forceRenewal ? "certificate renewal requested" : "certificate due for renewal",
+                            "serial=\(updated.info.serialHex) source=\(updated.renewalSource.rawValue)")
         }
 
         try await issue(replacing: matches && directory.renewalInfo != nil ? record?.renewalIdentifier : nil)
@@ -155,6 +166,9 @@ public final class ACMECertificateManager {
         let csr = try CertificateSigningRequest.build(identifiers: configuration.identifiers, signer: certificateSigner)
         let issued = try await client.issueCertificate(identifiers: configuration.identifiers, csrDER: csr,
                                                        replaces: replaced)
+        try ACMEChainVerifier.verify(chainPEM: issued.chainPEM, identifiers: configuration.identifiers,
+                                     subjectPublicKeyInfo: certificateSigner.subjectPublicKeyInfo,
+                                     at: client.clock.now())
         let info = try CertificateInfo(chainPEM: issued.chainPEM)
         let record = ACMECertificateRecord(directoryURL: configuration.directoryURL,
                                            identifiers: configuration.identifiers,
@@ -169,6 +183,13 @@ public final class ACMECertificateManager {
         // The new certificate's renewal information is read on the next run.
         let now = client.clock.now()
         report(record, nextCheck: min(record.renewalTime, now.addingTimeInterval(Self.maxCheckInterval)), issued: true)
+    }
+
+    /// The wait before the next run after `failures` failed runs in a row:
+    /// 1, 2, 4 ... minutes, at most an hour.
+    public static func failureRetryDelay(afterFailures failures: Int) -> TimeInterval {
+        let doublings = min(max(failures - 1, 0), 16)
+        return min(maxFailureRetryInterval, failureRetryInterval * Double(1 << doublings))
     }
 
     private func report(_ record: ACMECertificateRecord, nextCheck: Date, issued: Bool) {

@@ -66,7 +66,7 @@ extension ACMEClient {
                                                                        payload: jws.payload,
                                                                        signature: jws.signature)
         } else if directory.meta?.externalAccountRequired == true {
-            throw ACMEError.invalidConfiguration("the CA requires External Account Binding; configure its key ID and MAC key")
+            throw ACMEError.invalidConfiguration("the CA requires External Account Binding: give its key ID and MAC key (--acme-eab-kid, --acme-eab-hmac-key)")
         }
 
         let response = try await post(url, payload: try encodePayload(request), useJWK: true)

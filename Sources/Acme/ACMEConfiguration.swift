@@ -53,7 +53,8 @@ public struct ACMERetryPolicy: Sendable {
     /// (HTTP 5xx, `serverInternal`) or a transport failure, first one included.
     public var maxAttempts: Int
     /// Retries after `badNonce`, each with the fresh nonce from the error
-    /// response (RFC 8555 §6.5).
+    /// response (RFC 8555 §6.5). A CA rejecting half of all nonces fails a
+    /// request with the default of 16 once in 2^17 (about 8 in a million).
     public var maxBadNonceRetries: Int
     /// Backoff before retry n (from 0) is a random value in [d/2, d] with
     /// d = min(maxDelay, baseDelay * 2^n).
@@ -63,7 +64,7 @@ public struct ACMERetryPolicy: Sendable {
     /// with the problem document so the caller can schedule a later attempt.
     public var maxRetryAfter: Nanoseconds
 
-    public init(maxAttempts: Int = 4, maxBadNonceRetries: Int = 8, baseDelay: Nanoseconds = .seconds(1),
+    public init(maxAttempts: Int = 4, maxBadNonceRetries: Int = 16, baseDelay: Nanoseconds = .seconds(1),
                 maxDelay: Nanoseconds = .seconds(30), maxRetryAfter: Nanoseconds = .seconds(300)) {
         self.maxAttempts = maxAttempts
         self.maxBadNonceRetries = maxBadNonceRetries

@@ -92,6 +92,8 @@ public enum ACMEError: Error, Equatable, CustomStringConvertible {
     case invalidConfiguration(String)
     /// Reading or writing the state directory failed.
     case stateStoreFailed(path: String, detail: String)
+    /// The issued chain failed the checks of `ACMEChainVerifier`; it is not used.
+    case invalidCertificate(String)
 
     public var description: String {
         switch self {
@@ -108,11 +110,12 @@ public enum ACMEError: Error, Equatable, CustomStringConvertible {
         case let .orderFailed(url, problem):
             "order \(url) is invalid: \(problem.map(String.init(describing:)) ?? "no error given")"
         case let .termsOfServiceNotAgreed(url):
-            "the CA requires agreement to its terms of service at \(url); set termsOfServiceAgreed after reading them"
+            "the CA requires agreement to its terms of service at \(url); read them, then agree with --acme-agree-tos (termsOfServiceAgreed)"
         case let .noSupportedChallenge(identifier):
             "no http-01 challenge offered for \(identifier)"
         case let .invalidConfiguration(detail): "invalid ACME configuration: \(detail)"
         case let .stateStoreFailed(path, detail): "ACME state file \(path): \(detail)"
+        case let .invalidCertificate(detail): "issued certificate rejected: \(detail)"
         }
     }
 }

@@ -41,6 +41,9 @@ public final class CaptureDevice: FrameDevice {
     private var pcapng: PcapNGWriter?
     private var pcap: PcapDumpWriter?
     private var errorLogLimiter = LogRateLimiter(interval: .seconds(10), burst: 1)
+    /// Where a held inbound batch starts in the pcapng buffer, while it waits
+    /// for TLS secrets that processing it may produce (see `appendTLSKeyLog`).
+    private var inboundMark: (position: Int, flushCount: Int)?
     private static let log = Logger(.nic)
 
     /// Wraps `device` and creates (or truncates) the capture file `path`,
@@ -75,28 +78,51 @@ public final class CaptureDevice: FrameDevice {
             throw DeviceError(.invalidArgument,
                               "capture file \(path) is classic pcap, which cannot hold TLS secrets: capture to a .pcapng file")
         }
-        try pcapng.appendTLSKeyLog(lines)
-        try pcapng.flush()
+        // Secrets derived from the received batch go before its frames.
+        if let mark = inboundMark, mark.flushCount == pcapng.flushCount {
+            let next = try pcapng.insertTLSKeyLog(lines, at: mark.position)
+            inboundMark = (next, pcapng.flushCount)
+        } else {
+            try pcapng.appendTLSKeyLog(lines)
+            try pcapng.flush()
+        }
     }
 
     public func receive(into batch: inout FrameBatch, now: Instant) throws -> Int {
+        flushHeldInbound()
         let first = batch.count
         let count = try wrapped.receive(into: &batch, now: now)
         if count > 0 {
-            record(batch, from: first, direction: .inbound)
+            if let pcapng { inboundMark = (pcapng.bufferedByteCount, pcapng.flushCount) }
+            // A pcapng batch stays buffered until the stack has handled it,
+            // so TLS secrets it yields can still be placed in front of it.
+            record(batch, from: first, direction: .inbound, flush: pcapng == nil)
         }
         return count
     }
 
     public func transmit(_ batch: inout FrameBatch, now: Instant) throws {
         if !batch.isEmpty {
-            record(batch, from: 0, direction: .outbound)
+            record(batch, from: 0, direction: .outbound, flush: true)
+            inboundMark = nil
         }
         try wrapped.transmit(&batch, now: now)
     }
 
     public func wait(until deadline: Instant, now: Instant) throws {
+        flushHeldInbound()
         try wrapped.wait(until: deadline, now: now)
+    }
+
+    /// Writes a received batch that was held for TLS secrets.
+    private func flushHeldInbound() {
+        guard inboundMark != nil else { return }
+        inboundMark = nil
+        do {
+            try pcapng?.flush()
+        } catch {
+            noteWriteError(error)
+        }
     }
 
     public func close() {
@@ -106,8 +132,8 @@ public final class CaptureDevice: FrameDevice {
         CaptureDevice.log.info("capture closed", "name=\(name) file=\(path) frames=\(capturedFrames) write_errors=\(writeErrors)")
     }
 
-    /// Writes frames `first..<batch.count` and flushes.
-    private func record(_ batch: borrowing FrameBatch, from first: Int, direction: CaptureDirection) {
+    /// Writes frames `first..<batch.count`, and flushes when `flush` is set.
+    private func record(_ batch: borrowing FrameBatch, from first: Int, direction: CaptureDirection, flush: Bool) {
         let timestamp = wallClockNanoseconds()
         do {
             for i in first..<batch.count {
@@ -119,12 +145,18 @@ public final class CaptureDevice: FrameDevice {
                 }
                 capturedFrames &+= 1
             }
-            if let pcapng { try pcapng.flush() } else { try pcap?.flush() }
-        } catch {
-            writeErrors &+= 1
-            if errorLogLimiter.allow(now: MonotonicTimeSource().now()) {
-                CaptureDevice.log.error("capture write failed", "name=\(name) file=\(path) error=\(error)")
+            if flush {
+                if let pcapng { try pcapng.flush() } else { try pcap?.flush() }
             }
+        } catch {
+            noteWriteError(error)
+        }
+    }
+
+    private func noteWriteError(_ error: any Error) {
+        writeErrors &+= 1
+        if errorLogLimiter.allow(now: MonotonicTimeSource().now()) {
+            CaptureDevice.log.error("capture write failed", "name=\(name) file=\(path) error=\(error)")
         }
     }
 }

@@ -115,6 +115,34 @@ public final class PcapNGWriter {
         put32(UInt32(total))
     }
 
+    /// Bytes appended since the last flush: a position for
+    /// `insertTLSKeyLog(_:at:)`, valid while `flushCount` is unchanged.
+    public var bufferedByteCount: Int { used }
+    /// Flushes so far; a buffered position from before a flush is stale.
+    public private(set) var flushCount = 0
+
+    /// Inserts TLS key log lines as a DSB at buffered position `position`,
+    /// ahead of the blocks appended after it, and returns the position just
+    /// past the inserted block. A TLS client learns its handshake secrets
+    /// only from the ServerHello it received, so its capture places the DSB
+    /// before that already-buffered frame, where a reader needs it.
+    public func insertTLSKeyLog(_ lines: String, at position: Int) throws -> Int {
+        precondition(position >= 0 && position <= used, "insert position outside the buffered blocks")
+        let tailLength = used - position
+        let tail = UnsafeMutableRawPointer.allocate(byteCount: max(tailLength, 1), alignment: 8)
+        defer { tail.deallocate() }
+        tail.copyMemory(from: buffer + position, byteCount: tailLength)
+        used = position
+        let generation = flushCount
+        try appendTLSKeyLog(lines)
+        let inserted = generation == flushCount ? used : 0
+        try reserve(tailLength)
+        appendedBytes &-= UInt64(tailLength)  // moved, not new
+        (buffer + used).copyMemory(from: tail, byteCount: tailLength)
+        used += tailLength
+        return inserted
+    }
+
     /// Appends TLS key log lines (`CLIENT_HANDSHAKE_TRAFFIC_SECRET <random>
     /// <secret>`, one per line, as SSLKEYLOGFILE writes them) as a DSB.
     public func appendTLSKeyLog(_ lines: String) throws {
@@ -141,6 +169,7 @@ public final class PcapNGWriter {
             offset += n
         }
         used = 0
+        flushCount &+= 1
     }
 
     /// Flushes and closes the file. Later appends throw.

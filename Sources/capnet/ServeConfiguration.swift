@@ -34,11 +34,13 @@ struct ServeConfiguration {
     var privateKeyPath: String?
     var keyLogPath: String?
     var profile: ServiceProfile = .development
+    /// Set when an ACME CA issues the HTTPS certificate.
+    var acme: ACMESettings?
 
     enum ServiceProfile: String {
         /// Local runs: the development CA may issue the server certificate.
         case development
-        /// Real deployments: the certificate must come from --cert/--key.
+        /// Real deployments: the certificate must come from --cert/--key or ACME.
         case production
     }
 
@@ -46,7 +48,14 @@ struct ServeConfiguration {
     /// host to accept 576-byte datagrams, and 9000 is the usual jumbo frame.
     static let mtuRange = 576...9000
 
-    static let specs: [OptionSpec] = [
+    static let specs: [OptionSpec] = baseSpecs + ACMESettings.specs + [
+        OptionSpec(name: "log-level", kind: .value(placeholder: "LEVEL"),
+                   help: "Minimum level logged to standard error: trace, debug, info, notice, warning "
+                       + "or error. Default: info."),
+        OptionSpec(name: "help", kind: .flag, help: "Print this help and exit."),
+    ]
+
+    private static let baseSpecs: [OptionSpec] = [
         OptionSpec(name: "tap", kind: .value(placeholder: "NAME"),
                    help: "Tap device to run on, such as tap0. It must exist in capnet's network namespace "
                        + "(create it with 'ip tuntap add dev NAME mode tap'). Required."),
@@ -108,10 +117,6 @@ struct ServeConfiguration {
         OptionSpec(name: "profile", kind: .value(placeholder: "PROFILE"),
                    help: "development or production. Production rejects the development key source and CA. "
                        + "Default: development."),
-        OptionSpec(name: "log-level", kind: .value(placeholder: "LEVEL"),
-                   help: "Minimum level logged to standard error: trace, debug, info, notice, warning "
-                       + "or error. Default: info."),
-        OptionSpec(name: "help", kind: .flag, help: "Print this help and exit."),
     ]
 
     static let usage = """
@@ -248,7 +253,9 @@ struct ServeConfiguration {
             }
             self.profile = profile
         }
-        let webOptions = ["capture-tls-secrets", "domain", "https-port", "http-port", "cert", "key", "keylog", "profile"]
+        acme = try ACMESettings.parse(options, profile: profile, hasCertificateFile: certificatePath != nil)
+        let webOptions = ["capture-tls-secrets", "domain", "https-port", "http-port", "cert", "key", "keylog", "profile",
+                          "acme", "acme-directory", "dns-server"]
         if stateDirectory == nil, let given = webOptions.first(where: { options.has($0) }) {
             throw UsageError("--\(given) configures the Web UI, which needs --state-dir DIR")
         }

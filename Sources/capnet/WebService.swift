@@ -14,7 +14,8 @@ final class WebService {
     let http: HTTPServer
     let application: WebApplication
     let challengeBoard = ACMEChallengeBoard()
-    let certificateStatus: CertificateStatus
+    /// Issues and renews the certificate when `--acme` is given.
+    let acme: ACMECertificateService?
     private let log = Logger(.ui)
     /// The state directory's subdirectory for Web UI captures.
     static let capturesDirectoryName = "captures"
@@ -28,11 +29,25 @@ final class WebService {
             try CaptureManager(directory: stateDirectory + "/" + Self.capturesDirectoryName, recorder: $0)
         }
 
-        let certified: CertifiedKey
-        (certified, certificateStatus) = try Self.loadCertificate(configuration: configuration,
-                                                                  stateDirectory: stateDirectory)
+        let certificates: CertificateSource
+        let certificateStatus: () -> CertificateStatus
+        if let settings = configuration.acme {
+            let service = try ACMECertificateService(
+                settings: settings, identifiers: Self.acmeIdentifiers(configuration), stateDirectory: stateDirectory,
+                profile: configuration.profile == .production ? .production : .development, interface: interface,
+                tcp: tcp, challengeBoard: challengeBoard, keyLog: keyLog, clock: clock)
+            acme = service
+            certificates = service.certificates
+            certificateStatus = { service.status }
+        } else {
+            let (certified, status) = try Self.loadCertificate(configuration: configuration,
+                                                               stateDirectory: stateDirectory)
+            acme = nil
+            certificates = CertificateSource(certified)
+            certificateStatus = { status }
+        }
 
-        var tls = TLSServerConfiguration(certificates: CertificateSource(certified))
+        var tls = TLSServerConfiguration(certificates: certificates)
         tls.applicationProtocols = ["http/1.1"]
         tls.sessionTickets = SessionTicketKeys(clock: clock)
         tls.keyLog = keyLog
@@ -44,7 +59,6 @@ final class WebService {
 
         let startedAt = Date()
         let addresses = [configuration.address.description]
-        let certificate = certificateStatus
         var httpsServer: HTTPServer?
         application = WebApplication(token: token.token, clock: clock, status: { [weak interface] in
             guard let interface else {
@@ -56,9 +70,9 @@ final class WebService {
             var snapshot = StatusSnapshot.collect(from: [interface], service: service, generatedAt: Date())
             snapshot.connections = tcp.connectionInfos().map(ConnectionStatus.init(info:))
             snapshot.tlsSessions = httpsServer?.establishedSessions.map(TLSSessionStatus.init(session:)) ?? []
-            snapshot.certificates = [certificate]
+            snapshot.certificates = [certificateStatus()]
             return snapshot
-        }, captures: captures)
+        }, captures: captures, renewCertificate: acme.map { service in { service.requestRenewal() } })
 
         var connectionConfiguration = HTTPConnection.Configuration()
         connectionConfiguration.serverName = "capnet/\(capnetVersion)"
@@ -79,13 +93,23 @@ final class WebService {
         interface.addService(http)
         interface.addService(HistorySampler(application: application, interface: interface, tcp: tcp,
                                             https: https))
+        let shown = certificateStatus()
         log.info("Web UI listening", "https_port=\(configuration.httpsPort) http_port=\(configuration.httpPort) "
-            + "certificate=\(certificateStatus.source.rawValue) subject=\(certificateStatus.subject)")
+            + "certificate=\(shown.source.rawValue) subject=\(shown.subject)")
+        acme?.start()
     }
 
     func close() {
+        acme?.stop()
         https.close()
         http.close()
+    }
+
+    /// What the ACME certificate covers: every `--domain`, or else the
+    /// stack's own address (RFC 8738).
+    static func acmeIdentifiers(_ configuration: ServeConfiguration) -> [ACMEIdentifier] {
+        guard !configuration.domains.isEmpty else { return [.ip(configuration.address.address.description)] }
+        return configuration.domains.map { .dns($0.lowercased()) }
     }
 
     private static func listen(_ tcp: TCPLayer, port: UInt16, option: String) throws -> TCPListener {

@@ -3,15 +3,23 @@ import CapnetBase
 import Testing
 @testable import Acme
 
-/// Makes a leaf certificate with an AKI, signed by a throwaway CA, with the openssl CLI.
-func makeTestCertificate(in directory: TemporaryDirectory, serial: String, days: Int = 90) throws -> String {
+/// Makes a leaf certificate with an AKI, signed by a throwaway CA, with the
+/// openssl CLI. The leaf certifies `leafKey` when given, else a fresh key.
+func makeTestCertificate(in directory: TemporaryDirectory, serial: String, days: Int = 90,
+                         leafKey: LibCryptoP256Key? = nil) throws -> String {
     let caKey = directory.file("ca-\(serial).key"), caCert = directory.file("ca-\(serial).pem")
-    let leafKey = directory.file("leaf-\(serial).key"), leafCSR = directory.file("leaf-\(serial).csr")
+    let leafKeyPath = directory.file("leaf-\(serial).key"), leafCSR = directory.file("leaf-\(serial).csr")
     let leafCert = directory.file("leaf-\(serial).pem"), extensions = directory.file("leaf-\(serial).ext")
     try runChecked(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", caKey, "-out", caCert, "-subj", "/CN=Scripted CA", "-days", "400"])
-    try runChecked(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", leafKey, "-out", leafCSR, "-subj", "/CN=leaf"])
+    if let given = leafKey {
+        try Data(try given.privateKeyDER()).write(to: URL(fileURLWithPath: leafKeyPath + ".der"))
+        try runChecked(["openssl", "req", "-new", "-key", leafKeyPath + ".der", "-keyform", "DER", "-nodes",
+                        "-out", leafCSR, "-subj", "/CN=leaf"])
+    } else {
+        try runChecked(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", leafKeyPath, "-out", leafCSR, "-subj", "/CN=leaf"])
+    }
     try "authorityKeyIdentifier=keyid:always\nsubjectAltName=IP:127.0.0.1\n"
         .write(toFile: extensions, atomically: true, encoding: .utf8)
     try runChecked(["openssl", "x509", "-req", "-in", leafCSR, "-CA", caCert, "-CAkey", caKey, "-set_serial", serial,
@@ -82,7 +90,7 @@ func makeTestCertificate(in directory: TemporaryDirectory, serial: String, days:
         let start = ca.clock.current.addingTimeInterval(-2 * 86400), end = start.addingTimeInterval(86400)
         ca.transport.script("GET", ScriptedCA.renewalInfo + "/" + identifier,
                             jsonResponse(200, #"{"suggestedWindow":{"start":"\#(Self.timestamp(start))","end":"\#(Self.timestamp(end))"}}"#))
-        let newChain = try makeTestCertificate(in: directory, serial: "0x2002")
+        let newChain = try makeTestCertificate(in: directory, serial: "0x2002", leafKey: ca.key)
         ca.scriptIssuance(chainPEM: newChain, alternatePEM: newChain)
         let manager = ACMECertificateManager(client: ca.client(), store: store, certificateSigner: ca.key)
 
@@ -114,7 +122,12 @@ func makeTestCertificate(in directory: TemporaryDirectory, serial: String, days:
 
         #expect(status.phase == .failed)
         #expect(status.lastError?.contains("account is deactivated") == true)
-        #expect(status.nextCheck == ca.clock.current.addingTimeInterval(ACMECertificateManager.failureRetryInterval))
+        #expect(status.nextCheck == ca.clock.current.addingTimeInterval(60))
+        // Failures in a row back off: 1, 2, 4 ... minutes, capped at an hour.
+        #expect(await manager.run().nextCheck == ca.clock.current.addingTimeInterval(120))
+        #expect(ACMECertificateManager.failureRetryDelay(afterFailures: 3) == 240)
+        #expect(ACMECertificateManager.failureRetryDelay(afterFailures: 7) == 3600)
+        #expect(ACMECertificateManager.failureRetryDelay(afterFailures: 100) == 3600)
         // The account was stored even though the order failed.
         #expect(try store.loadAccount()?.accountURL == ScriptedCA.accountURL)
     }
@@ -131,7 +144,7 @@ func makeTestCertificate(in directory: TemporaryDirectory, serial: String, days:
         ca.transport.script("POST", ScriptedCA.newOrder, jsonResponse(400, unknown))
         ca.transport.script("POST", ScriptedCA.newAccount, jsonResponse(400, unknown),
                             jsonResponse(201, #"{"status":"valid"}"#, headers: [("Location", ScriptedCA.accountURL)]))
-        let chain = try makeTestCertificate(in: directory, serial: "0x3003")
+        let chain = try makeTestCertificate(in: directory, serial: "0x3003", leafKey: ca.key)
         ca.scriptIssuance(chainPEM: chain, alternatePEM: chain)
         let manager = ACMECertificateManager(client: ca.client(), store: store, certificateSigner: ca.key)
 

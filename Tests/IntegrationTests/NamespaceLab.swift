@@ -66,6 +66,20 @@ final class NamespaceLab {
                       allowFailure: allowFailure)
     }
 
+    /// Starts `command` inside the namespace with `environment` added, and
+    /// waits until its output contains `readyMarker`. `stopGrace` is how long
+    /// a stop waits after SIGTERM before SIGKILL: 0 for peers that inherit the
+    /// test runner's blocked SIGTERM.
+    func startProcess(_ command: [String], environment: [String: String] = [:], readyMarker: String,
+                      timeout: TimeInterval = 30, stopGrace: TimeInterval = 0) throws -> ManagedProcess {
+        let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let process = try ManagedProcess(assignments + ["ip", "netns", "exec", name] + command)
+        process.stopGrace = stopGrace
+        processes.append(process)
+        try process.waitForOutput(containing: readyMarker, timeout: timeout)
+        return process
+    }
+
     /// Starts `capnet serve` inside the namespace and waits until it logs
     /// that it is ready.
     func startCapnet(_ arguments: [String], readyMarker: String = "serving",

@@ -124,12 +124,16 @@ final class ManagedProcess {
         return collected
     }
 
-    /// Blocks until the log contains `marker`; throws on timeout or exit.
-    func waitForOutput(containing marker: String, timeout: TimeInterval) throws {
+    /// Seconds `stop()` waits after SIGTERM before it sends SIGKILL.
+    var stopGrace: TimeInterval = 10
+
+    /// Blocks until the log contains `marker` at least `occurrences` times;
+    /// throws on timeout or exit.
+    func waitForOutput(containing marker: String, occurrences: Int = 1, timeout: TimeInterval) throws {
         let deadline = Date().addingTimeInterval(timeout)
         lock.lock()
         defer { lock.unlock() }
-        while !collected.contains(marker) {
+        while collected.components(separatedBy: marker).count - 1 < occurrences {
             if ended || !lock.wait(until: deadline) {
                 throw NotReady(marker: marker, log: collected)
             }
@@ -139,7 +143,8 @@ final class ManagedProcess {
     /// Sends SIGTERM and waits up to `grace` seconds, then SIGKILL. Returns
     /// the exit status.
     @discardableResult
-    func stop(grace: TimeInterval = 10) -> Int32 {
+    func stop(grace: TimeInterval? = nil) -> Int32 {
+        let grace = grace ?? stopGrace
         if process.isRunning {
             process.terminate()
             if exited.wait(timeout: .now() + grace) == .timedOut {

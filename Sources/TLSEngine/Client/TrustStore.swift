@@ -9,11 +9,23 @@ public final class TrustStore: @unchecked Sendable {
     private let store: OpaquePointer
 
     /// Trusts every certificate in `pem`.
-    public init(pem: String) throws {
+    public convenience init(pem: String) throws {
+        try self.init(certificates: try CertificateChain(pem: pem).certificates, allowsPartialChain: false)
+    }
+
+    /// Trusts every DER certificate in `certificates`. With
+    /// `allowsPartialChain`, an intermediate among them is a trust anchor
+    /// too (X509_V_FLAG_PARTIAL_CHAIN): that checks a chain against the
+    /// issuer it came with when its root is not at hand.
+    public init(certificates: [[UInt8]], allowsPartialChain: Bool) throws {
         guard let store = X509_STORE_new() else { throw CryptoError("X509_STORE_new") }
         self.store = store
-        let roots = try CertificateChain(pem: pem)
-        for der in roots.certificates {
+        if allowsPartialChain {
+            guard X509_STORE_set_flags(store, UInt(X509_V_FLAG_PARTIAL_CHAIN)) == 1 else {
+                throw CryptoError("X509_STORE_set_flags")
+            }
+        }
+        for der in certificates {
             guard let certificate = Self.parse(der) else { throw KeyVaultError.invalidKey("unreadable root certificate") }
             defer { X509_free(certificate) }
             guard X509_STORE_add_cert(store, certificate) == 1 else { throw CryptoError("X509_STORE_add_cert") }

@@ -36,12 +36,28 @@ extension WebApplication {
             }
             r.get("/api/captures/:name") { [unowned self] _, match in downloadCapture(name: match.parameters["name"] ?? "") }
         }
+        if renewCertificate != nil {
+            r.post("/api/certificates/renew") { [unowned self] request, _ in renewCertificateNow(request) }
+        }
         router = r
+    }
+
+    /// Starts an ACME renewal: 202 for API clients, a 303 back to the
+    /// dashboard for its form, 409 while an order is running.
+    func renewCertificateNow(_ request: HTTPRequest) -> HTTPResponse {
+        guard let renewCertificate else { return .error(.notFound) }
+        guard renewCertificate() else {
+            return Self.jsonError("a certificate is being issued already; wait for it to finish", .conflict)
+        }
+        Self.log.notice("certificate renewal requested through the Web UI")
+        if Self.prefersHTML(request) { return HTTPResponse(status: .seeOther, headers: ["Location": "/"]) }
+        return Self.json(["state": "issuing"], status: .accepted)
     }
 
     func dashboard() -> HTTPResponse {
         let (snapshot, history) = currentStatus()
-        let page = DashboardPage(snapshot: snapshot, history: history, capturesEnabled: captures != nil)
+        let page = DashboardPage(snapshot: snapshot, history: history, capturesEnabled: captures != nil,
+                                 renewalEnabled: renewCertificate != nil)
         return .text(page.render(), contentType: Self.htmlContentType)
     }
 

@@ -67,6 +67,8 @@ public final class WebApplication: @unchecked Sendable {
     let clock: TimeSource
     let statusProvider: () -> StatusSnapshot
     let captures: CaptureController?
+    /// Starts an ACME renewal; nil when ACME does not manage the certificate.
+    let renewCertificate: (() -> Bool)?
     /// Set once by `addRoutes()` in `init`.
     var router = Router()
 
@@ -85,14 +87,19 @@ public final class WebApplication: @unchecked Sendable {
     ///   - captures: capture control, or nil to offer none (the capture
     ///     routes then return 404). When given, it also supplies the
     ///     snapshot's capture list.
+    ///   - renewCertificate: requests a new ACME certificate now and returns
+    ///     false when one is being issued already; nil offers no renewal
+    ///     (the route then returns 404).
     public init(configuration: Configuration = Configuration(), token: AdminToken, clock: TimeSource,
-                status: @escaping () -> StatusSnapshot, captures: CaptureController? = nil)
+                status: @escaping () -> StatusSnapshot, captures: CaptureController? = nil,
+                renewCertificate: (() -> Bool)? = nil)
     {
         self.configuration = configuration
         self.token = token
         self.clock = clock
         statusProvider = status
         self.captures = captures
+        self.renewCertificate = renewCertificate
         sessions = SessionTable(maximumSessions: configuration.maximumSessions,
                                 lifetime: configuration.sessionLifetime)
         addRoutes()

@@ -15,6 +15,8 @@ struct DashboardPage {
     var history: HistoryReport
     /// Whether capture control forms are shown.
     var capturesEnabled: Bool
+    /// Whether the "Renew now" form for the ACME certificate is shown.
+    var renewalEnabled = false
 
     func render() -> String {
         var body = "<header>\n<h1>capnet</h1>\n"
@@ -28,7 +30,7 @@ struct DashboardPage {
         body += section("Neighbors", neighborsTable())
         body += section("TCP connections", connectionsTable())
         body += section("TLS sessions", tlsTable())
-        body += section("Certificates", certificatesTable())
+        body += section("Certificates", certificatesTable() + renewalForm())
         body += section("Captures", capturesSection())
         body += "</main>\n"
         body = "<div id=\"dashboard\" data-update-seconds=\"\(Self.updateSeconds)\">\n" + body + "</div>\n"
@@ -126,6 +128,12 @@ struct DashboardPage {
                        [$0.remote, $0.version, $0.cipherSuite, $0.group, $0.serverName ?? "", $0.alpn ?? "",
                         $0.resumed ? "yes" : "no"]
                    }, empty: "No TLS sessions")
+    }
+
+    private func renewalForm() -> String {
+        guard renewalEnabled else { return "" }
+        return "<form class=\"renew-certificate\" method=\"post\" action=\"/api/certificates/renew\">"
+            + "<button type=\"submit\">Renew now</button></form>\n"
     }
 
     private func certificatesTable() -> String {

@@ -1,0 +1,210 @@
+import Acme
+import CapnetBase
+import Foundation
+import NetStack
+import Synchronization
+import TLSEngine
+import WebUI
+
+/// Keeps the HTTPS certificate issued by an ACME CA: installs the stored one
+/// at start, runs `ACMECertificateManager` in a background task whose HTTPS
+/// goes through the stack's own TCP and TLS client, and swaps each new chain
+/// into the TLS server's certificate source. Handshakes after the swap get the
+/// new chain; connections already open keep theirs.
+final class ACMECertificateService: @unchecked Sendable {
+    /// The certificate source the HTTPS server reads on every ClientHello.
+    /// Empty until the first certificate is installed: handshakes then fail
+    /// with an unrecognized_name alert.
+    let certificates = CertificateSource(CertificateSource.Snapshot(defaultCertificate: nil))
+    let transport: StackHTTPSClient
+    /// How often the background task checks for a renewal request while it
+    /// waits for `nextCheck`.
+    static let wakeInterval = Nanoseconds.seconds(1)
+
+    private struct State {
+        var status: CertificateStatus
+        var renewalRequested = false
+        var stopped = false
+    }
+
+    private let manager: ACMECertificateManager
+    private let certificateKey: VaultP256Signer
+    private let identifiers: [ACMEIdentifier]
+    private let state: Mutex<State>
+    private var task: Task<Void, Never>?
+    private let log = Logger(.acme)
+
+    /// Prepares keys, the state store and the transport, and installs a
+    /// stored certificate that still matches the configuration.
+    init(settings: ACMESettings, identifiers: [ACMEIdentifier], stateDirectory: String, profile: VaultProfile,
+         interface: Interface, tcp: TCPLayer, challengeBoard: ACMEChallengeBoard, keyLog: (any TLSKeyLog)?,
+         clock: TimeSource) throws {
+        self.identifiers = identifiers
+        let vault = try KeyVault(storage: .directory(stateDirectory + "/keys"), profile: profile)
+        let accountKey = try VaultP256Signer.loadOrGenerate(in: vault, id: "acme-account", purpose: .acmeAccount)
+        certificateKey = try VaultP256Signer.loadOrGenerate(in: vault, id: "acme-tls-server", purpose: .tlsServer)
+
+        var tls = TLSClientConfiguration(trustStore: try Self.trustStore(settings.caBundlePath))
+        tls.keyLog = keyLog
+        transport = StackHTTPSClient(tcp: tcp, tlsConfiguration: tls,
+                                     resolver: nil,
+                                     userAgent: "capnet/\(capnetVersion)", now: { clock.now() })
+        interface.addService(transport)
+
+        var binding: ExternalAccountBinding?
+        if let keyID = settings.externalAccountKeyID, let macKey = settings.externalAccountMACKey {
+            binding = ExternalAccountBinding(keyID: keyID, macKeyBase64URL: macKey)
+        }
+        let configuration = ACMEConfiguration(directoryURL: settings.directoryURL, caBundlePath: settings.caBundlePath,
+                                              contact: settings.contact,
+                                              termsOfServiceAgreed: settings.termsOfServiceAgreed,
+                                              externalAccountBinding: binding, identifiers: identifiers)
+        let client = ACMEClient(configuration: configuration, signer: accountKey, transport: transport,
+                                responder: ChallengeBoardResponder(board: challengeBoard), clock: SystemACMEClock())
+        let store = try ACMEStateStore(directory: stateDirectory + "/acme")
+        manager = ACMECertificateManager(client: client, store: store, certificateSigner: certificateKey)
+        state = Mutex(State(status: Self.certificateStatus(manager.status, issuing: manager.status.phase != .valid)))
+
+        if manager.status.phase == .valid, let record = try store.loadCertificate(),
+           record.directoryURL == settings.directoryURL, Set(record.identifiers) == Set(identifiers) {
+            do {
+                try install(chainPath: store.chainPath)
+                log.info("installed the stored ACME certificate", "serial=\(record.info.serialHex) "
+                    + "not_after=\(record.info.notAfter) renewal=\(record.renewalTime)")
+            } catch {
+                log.warning("the stored ACME certificate is unusable; a new one will be ordered", "error=\(error)")
+            }
+        } else {
+            log.notice("no ACME certificate yet; HTTPS handshakes fail until one is issued",
+                       "directory=\(settings.directoryURL) identifiers=\(identifiers.map(\.description))")
+        }
+    }
+
+    /// The certificate's state for the Web UI.
+    var status: CertificateStatus { state.withLock { $0.status } }
+
+    /// Starts the background task that issues and renews.
+    func start() {
+        task = Task.detached { [self] in await runLoop() }
+    }
+
+    /// Asks for a new certificate now. Returns false when one is being
+    /// issued already or the service stopped.
+    func requestRenewal() -> Bool {
+        state.withLock { state in
+            guard !state.stopped, state.status.acme?.state != .issuing, !state.renewalRequested else { return false }
+            state.renewalRequested = true
+            return true
+        }
+    }
+
+    /// Stops the task and fails requests in flight. Call on the loop thread
+    /// after the loop stopped.
+    func stop() {
+        state.withLock { $0.stopped = true }
+        task?.cancel()
+        transport.close()
+    }
+
+    private func runLoop() async {
+        var forced = false
+        while !Task.isCancelled {
+            let wasInstalled = certificates.snapshot.defaultCertificate != nil
+            state.withLock { state in
+                if forced || !wasInstalled || Date() >= (state.status.acme?.nextRenewal ?? .distantPast) {
+                    state.status.acme?.state = .issuing
+                }
+            }
+            let result = await manager.run(forceRenewal: forced)
+            if Task.isCancelled { return }
+            if result.issuedInLastRun || (!wasInstalled && result.phase == .valid), let path = result.chainPath {
+                do {
+                    try install(chainPath: path)
+                    log.notice("installed the new ACME certificate", "serial=\(result.certificate?.serialHex ?? "?") "
+                        + "not_after=\(result.certificate.map { "\($0.notAfter)" } ?? "?")")
+                } catch {
+                    log.error("cannot install the issued certificate", "error=\(error)")
+                }
+            }
+            state.withLock { $0.status = Self.certificateStatus(result, issuing: false) }
+            if let error = result.lastError {
+                log.warning("ACME certificate not renewed; retrying later",
+                            "next_check=\(result.nextCheck) error=\(error)")
+            }
+            forced = await waitForNextRun(until: result.nextCheck)
+        }
+    }
+
+    /// Sleeps until `date` or a renewal request; returns whether it was requested.
+    private func waitForNextRun(until date: Date) async -> Bool {
+        while !Task.isCancelled {
+            let requested = state.withLock { state -> Bool in
+                defer { state.renewalRequested = false }
+                return state.renewalRequested
+            }
+            if requested { return true }
+            if Date() >= date { return false }
+            try? await Task.sleep(nanoseconds: UInt64(Self.wakeInterval.value))
+        }
+        return false
+    }
+
+    /// Loads the chain, pairs it with the vault key and swaps it in.
+    private func install(chainPath: String) throws {
+        let pem = try String(contentsOfFile: chainPath, encoding: .utf8)
+        let certified = try CertifiedKey(chain: try CertificateChain(pem: pem), key: certificateKey.handle)
+        certificates.replace(with: CertificateSource.Snapshot(defaultCertificate: certified))
+    }
+
+    private static func trustStore(_ bundlePath: String?) throws -> TrustStore {
+        guard let bundlePath else { return try TrustStore.system() }
+        let pem: String
+        do {
+            pem = try String(contentsOfFile: bundlePath, encoding: .utf8)
+        } catch {
+            throw UsageError("cannot read --acme-ca-bundle \(bundlePath): \(error.localizedDescription)")
+        }
+        do {
+            return try TrustStore(pem: pem)
+        } catch {
+            throw UsageError("invalid --acme-ca-bundle \(bundlePath): \(error) (give a PEM file of CA certificates)")
+        }
+    }
+
+    /// The dashboard's view of the manager's status.
+    private static func certificateStatus(_ status: ACMECertificateStatus, issuing: Bool) -> CertificateStatus {
+        let state: WebUI.ACMEStatus.State = issuing ? .issuing : (status.phase == .failed ? .failed : .valid)
+        let acme = WebUI.ACMEStatus(state: state, validUntil: status.certificate?.notAfter,
+                              nextRenewal: status.certificate == nil ? status.nextCheck : status.renewalTime,
+                              lastError: status.lastError)
+        let names = status.identifiers.map { ($0.type == "ip" ? "IP:" : "DNS:") + $0.value }
+        guard let certificate = status.certificate else {
+            return CertificateStatus(subject: "(none yet)", issuer: "", subjectAlternativeNames: names,
+                                     notAfter: Date(timeIntervalSince1970: 0), source: .acme, acme: acme)
+        }
+        return CertificateStatus(subject: certificate.subject, issuer: certificate.issuer,
+                                 subjectAlternativeNames: names, notAfter: certificate.notAfter, source: .acme,
+                                 acme: acme)
+    }
+}
+
+/// Serves http-01 key authorizations from the Web UI's challenge board: each
+/// token gets its own publisher, dropped when the token is retired, so the
+/// port-80 service answers a token only while its challenge is live.
+final class ChallengeBoardResponder: ACMEChallengeResponder, @unchecked Sendable {
+    private let board: ACMEChallengeBoard
+    private let publishers = Mutex<[String: ACMEChallengePublisher]>([:])
+
+    init(board: ACMEChallengeBoard) { self.board = board }
+
+    func publish(token: String, keyAuthorization: String) async throws {
+        let publisher = try board.mintPublisher(tokens: [token])
+        try publisher.publish(token: token, keyAuthorization: keyAuthorization)
+        publishers.withLock { $0[token] = publisher }
+    }
+
+    func retire(token: String) async {
+        let publisher = publishers.withLock { $0.removeValue(forKey: token) }
+        publisher?.retireAll()
+    }
+}

@@ -44,4 +44,16 @@ struct DNSChallengeServerTests {
         let answer = try lookUp("unknown.capnet.test", id: 0xfffe, port: server.dnsPort)
         #expect(answer.addresses == [IPv4Address(192, 0, 2, 2)])
     }
+
+    @Test func echoOfMixedCaseQueryAccepted() throws {
+        let server = try ChallengeTestServer()
+        defer { server.stop() }
+
+        // The server echoes the question as sent; our check compares it without regard to case.
+        let name = try DNSName("Capnet.TEST")
+        let response = try exchangeOverLoopbackUDP(DNSMessage.encodeQuery(id: 0x5151, name: name), port: server.dnsPort)
+        let message = try DNSMessage.parse(response)
+        #expect(message.questions.first?.name.description == "Capnet.TEST")
+        try message.checkResponse(toQueryWithID: 0x5151, name: try DNSName("capnet.test"))
+    }
 }

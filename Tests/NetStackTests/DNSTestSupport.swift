@@ -11,8 +11,8 @@ enum Scapy {
     /// The wait for one python3 run; importing scapy takes about a second.
     static let timeoutSeconds = 60.0
 
-    /// Runs `body` after importing scapy's DNS layer; `body` fills the dict
-    /// `V` with name → packet or bytes, and the result maps each name to the octets.
+    /// Runs the Python statements `body` after importing scapy's DNS layer.
+    /// They fill the dict `V` with name → packet or bytes, and the result maps each name to its octets.
     static func build(_ body: String) throws -> [String: [UInt8]] {
         let script = """
         from scapy.all import DNS, DNSQR, DNSRR, Ether, IP, UDP, raw

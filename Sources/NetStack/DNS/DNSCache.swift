@@ -10,8 +10,8 @@ public struct DNSCache: Sendable {
         /// Names stored at once. When the cache is full, an insertion first
         /// drops expired entries and then the entry that expires soonest.
         public var capacity = 64
-        /// The longest time an entry is kept, whatever TTL the server gave,
-        /// in seconds, so a changed address is picked up within an hour.
+        /// The maximum time an entry is kept in seconds, whatever TTL the
+        /// server gave. With one hour, a changed address is picked up within an hour.
         public var maximumTimeToLive: UInt32 = 3600
 
         public init() {}

@@ -1,10 +1,10 @@
-/// Why a DNS message was rejected by the parser. Offsets count octets from
+/// The reason the parser rejected a DNS message. Offsets count octets from
 /// the start of the DNS message.
 public enum DNSWireError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A field at `offset` needs `needed` octets, but the message has `length`.
     case truncated(offset: Int, needed: Int, length: Int)
     /// The length octet at `offset` has the top bits 01 or 10, which RFC 1035
-    /// §4.1.4 reserves (and RFC 6891 §5 retired for extended labels).
+    /// §4.1.4 reserves. RFC 6891 retired the extended label type 01.
     case reservedLabelType(offset: Int, octet: UInt8)
     /// A compression pointer at `offset` points at or past the end of the message.
     case pointerOutOfRange(offset: Int, target: Int, length: Int)
@@ -56,7 +56,7 @@ public enum DNSWireError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Why resolving a name failed, with what to do about it.
+/// The reason resolving a name failed, with what to do about it.
 public enum DNSError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The name given to the resolver is not a valid host name.
     case invalidName(String, reason: String)

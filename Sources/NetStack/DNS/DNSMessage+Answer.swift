@@ -9,14 +9,14 @@ public struct DNSAnswer: Hashable, Sendable {
 }
 
 extension DNSMessage {
-    /// Aliases followed within one response before giving up. Eight is well
-    /// above the chains of real zones (CDNs use two or three) and bounds the work.
+    /// Aliases followed within one response before giving up, which bounds
+    /// the work per response. No RFC sets a number; 8 is a judgment.
     public static let maximumCNAMEChainLength = 8
 
     /// Checks that the message is the response to the standard A query with
     /// `id` for `name`: QR set, opcode 0, the same ID and the same single
-    /// question (RFC 1035 §7.3 and RFC 5452 §9.1 ask a resolver to match
-    /// these before accepting a response).
+    /// question. RFC 1035 §7.3 and RFC 5452 ask a resolver to match these
+    /// before it accepts a response.
     public func checkResponse(toQueryWithID id: UInt16, name: DNSName) throws(DNSWireError) {
         guard header.isResponse else { throw .notAResponse }
         guard header.opcode == Self.standardQueryOpcode else { throw .unexpectedOpcode(header.opcode) }

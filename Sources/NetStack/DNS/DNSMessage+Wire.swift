@@ -31,8 +31,8 @@ extension DNSHeader {
 extension DNSMessage {
     /// The opcode of a standard query (RFC 1035 §4.1.1).
     public static let standardQueryOpcode: UInt8 = 0
-    /// A valid name of at most 255 octets has at most 127 labels, so a name
-    /// never needs more compression pointers than that; more means a loop.
+    /// A valid name of at most 255 octets has at most 127 labels, so it never
+    /// needs more compression pointers than that. More pointers mean a loop.
     static let maximumCompressionPointers = 127
     /// RFC 1035 §4.1.4: a pointer is two octets starting with bits 11, and a
     /// label length octet starts with bits 00.
@@ -87,8 +87,8 @@ extension DNSMessage {
             questions.append(DNSQuestion(name: name, type: type, recordClass: recordClass))
         }
 
-        // Each record takes at least 11 octets, so ANCOUNT cannot make this
-        // loop run past the end of a message of at most 65,535 octets.
+        // Each pass consumes at least 11 octets or throws, so a large ANCOUNT
+        // cannot make this loop run longer than the message allows.
         var answers: [DNSResourceRecord] = []
         for _ in 0..<header.answerCount {
             answers.append(try reader.readResourceRecord())

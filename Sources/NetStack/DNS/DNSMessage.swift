@@ -31,7 +31,7 @@ public struct DNSClass: RawRepresentable, Hashable, Sendable, CustomStringConver
     public var description: String { self == .internet ? "IN" : "CLASS\(rawValue)" }
 }
 
-/// A response code (RFC 1035 §4.1.1, RFC 6895 §2.3); unknown values are kept.
+/// A response code (RFC 1035 §4.1.1, RFC 6895); unknown values are kept.
 public struct DNSResponseCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }

@@ -53,8 +53,8 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
         self.labels = labels
     }
 
-    /// The octets a label of a host name may contain: RFC 1123 §2.1's letters,
-    /// digits and hyphen, plus the underscore of service labels (RFC 8552).
+    /// Returns whether a host name label may contain `octet`. RFC 1123 §2.1
+    /// allows letters, digits and hyphen, and RFC 8552 adds the underscore of service labels.
     static func isHostNameOctet(_ octet: UInt8) -> Bool {
         switch octet {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
@@ -77,7 +77,7 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
         (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(octet) ? octet | 0x20 : octet
     }
 
-    /// Compares without regard to ASCII case, as RFC 4343 §3 requires.
+    /// Compares without regard to ASCII case, as RFC 4343 requires.
     public static func == (lhs: DNSName, rhs: DNSName) -> Bool {
         guard lhs.labels.count == rhs.labels.count else { return false }
         for (left, right) in zip(lhs.labels, rhs.labels) {

@@ -15,9 +15,9 @@ public struct DNSQueryID: Hashable, Comparable, Sendable, CustomStringConvertibl
 /// `start`, `receive` and `poll`, and the owner sends what `takeTransmissions`
 /// returns and delivers what `takeCompletions` returns.
 ///
-/// Each query goes out from its own random source port with a random ID
-/// (RFC 5452 §9.2 and §4.5), and a response is accepted only from the server's
-/// address and port, on that source port, with that ID and our question.
+/// Each query goes out from its own random source port with a random ID, as
+/// RFC 5452 recommends against forged responses. A response is accepted only
+/// from the server's address and port, on that source port, with that ID and our question.
 public struct DNSResolver {
     public struct Configuration: Sendable {
         /// The recursive DNS server, such as 192.0.2.1 port 53.
@@ -26,7 +26,8 @@ public struct DNSResolver {
         /// retransmission waits twice as long as the one before it
         /// (exponential backoff), so with the defaults a query is sent at 0,
         /// 1 and 3 seconds and fails at 7 seconds. RFC 1035 §4.2.1 leaves the
-        /// policy to the resolver; one second is what common stub resolvers use.
+        /// policy to the resolver. One second suits a recursive server on the
+        /// local network, while glibc's stub resolver waits 5 seconds (RES_TIMEOUT in resolv.h).
         public var initialTimeout: Nanoseconds = .seconds(1)
         /// Transmissions of one query, the first included, before it fails with `timedOut`.
         public var maximumAttempts = 3
@@ -97,9 +98,10 @@ public struct DNSResolver {
     private var transmissions: [Transmission] = []
     private var completions: [Completion] = []
 
-    /// `random` draws IDs and source ports; give an unpredictable generator
-    /// (`SystemRandomNumberGenerator`) outside tests, because a predictable
-    /// one lets an off-path attacker forge responses (RFC 5452 §3).
+    /// Creates a resolver whose IDs and source ports come from `random`.
+    /// Outside tests, give an unpredictable generator such as
+    /// `SystemRandomNumberGenerator`. A predictable one lets an off-path
+    /// attacker forge responses (RFC 5452 §3).
     public init(configuration: Configuration, random: any RandomNumberGenerator) {
         self.configuration = configuration
         self.random = random
@@ -115,8 +117,8 @@ public struct DNSResolver {
     /// Starts resolving `name` and returns the ID its completion will carry.
     ///
     /// An IPv4 literal (`192.0.2.7`) and a name cached at `now` complete at
-    /// once without a query; so do an invalid name and a start beyond
-    /// `maximumQueriesInFlight`, with an error.
+    /// once without a query. An invalid name and a start beyond
+    /// `maximumQueriesInFlight` also complete at once, with an error.
     public mutating func start(name: String, now: Instant) -> DNSQueryID {
         let id = DNSQueryID(rawValue: nextID)
         nextID += 1

@@ -107,9 +107,9 @@ public final class DNSResolverService: InterfaceService, @unchecked Sendable {
         let free = resolver.configuration.maximumQueriesInFlight - resolver.queriesInFlight
         if free > 0 {
             let started = inbox.withLock { inbox -> [Submission] in
-                let taken = Array(inbox.submissions.prefix(free))
-                inbox.submissions.removeFirst(taken.count)
-                return taken
+                let batch = Array(inbox.submissions.prefix(free))
+                inbox.submissions.removeFirst(batch.count)
+                return batch
             }
             for submission in started {
                 let id = resolver.start(name: submission.name, now: now)

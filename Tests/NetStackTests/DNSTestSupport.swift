@@ -154,27 +154,34 @@ private func boundLoopbackSocket(type: __socket_type, port: UInt16) throws -> (d
 }
 
 /// Sends `payload` from a kernel UDP socket to 127.0.0.1:`port` and returns
-/// the first datagram that comes back, waiting at most `timeoutSeconds`.
-func exchangeOverLoopbackUDP(_ payload: [UInt8], port: UInt16, timeoutSeconds: Int = 5) throws -> [UInt8] {
+/// the first datagram that comes back. It sends up to `attempts` times, one
+/// second apart, because pebble-challtestsrv prints its ready line before its
+/// UDP listener is necessarily up.
+func exchangeOverLoopbackUDP(_ payload: [UInt8], port: UInt16, attempts: Int = 5) throws -> [UInt8] {
     let (descriptor, _) = try boundLoopbackSocket(type: SOCK_DGRAM, port: 0)
     defer { close(descriptor) }
-    var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+    var timeout = timeval(tv_sec: 1, tv_usec: 0)
     setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
 
     var destination = loopbackAddress(port: port)
-    let sent = payload.withUnsafeBytes { bytes in
-        withUnsafePointer(to: &destination) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                sendto(descriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    var buffer = [UInt8](repeating: 0, count: 65535)
+    for _ in 0..<attempts {
+        let sent = payload.withUnsafeBytes { bytes in
+            withUnsafePointer(to: &destination) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(descriptor, bytes.baseAddress, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         }
-    }
-    guard sent == payload.count else { throw DNSTestFailure("sendto 127.0.0.1:\(port) failed: errno \(errno)") }
+        guard sent == payload.count else { throw DNSTestFailure("sendto 127.0.0.1:\(port) failed: errno \(errno)") }
 
-    var buffer = [UInt8](repeating: 0, count: 65535)
-    let received = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-    guard received >= 0 else { throw DNSTestFailure("no UDP response from 127.0.0.1:\(port) within \(timeoutSeconds) s (errno \(errno))") }
-    return Array(buffer[0..<received])
+        let received = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+        if received >= 0 { return Array(buffer[0..<received]) }
+        guard errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNREFUSED else {
+            throw DNSTestFailure("recv from 127.0.0.1:\(port) failed: errno \(errno)")
+        }
+    }
+    throw DNSTestFailure("no UDP response from 127.0.0.1:\(port) after \(attempts) attempts one second apart")
 }
 
 /// pebble-challtestsrv serving DNS only, on 127.0.0.1 or another address

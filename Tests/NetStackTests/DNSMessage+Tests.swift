@@ -1,3 +1,4 @@
+import CapnetBase
 import Testing
 @testable import NetStack
 
@@ -190,6 +191,27 @@ enum DNSVectors {
             #expect(throws: DNSWireError.self) { try DNSMessage.parse(Array(bytes[0..<length])) }
         }
         _ = try DNSMessage.parse(bytes)
+    }
+
+    @Test func corruptedResponsesNeverTrap() throws {
+        // Bounded: 5,000 seeded corruptions of a compressed response, each
+        // parsed once; a trap would crash the test process.
+        let original = try DNSVectors.vector("cnameChain")
+        var random = SeededRandom(seed: 0xD45)
+        var parsed = 0
+        for _ in 0..<5_000 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+            }
+            if let message = try? DNSMessage.parse(bytes) {
+                parsed += 1
+                _ = try? message.answer(for: message.questions.first?.name ?? Self.capnet, server: Self.server)
+            }
+        }
+        // Most single-octet changes leave a parsable message, so both outcomes occur.
+        #expect(parsed > 0)
+        #expect(parsed < 5_000)
     }
 }
 

@@ -29,7 +29,7 @@ public enum LogLevel: Int, Comparable, Sendable, CaseIterable, CustomStringConve
 
 /// The subsystem a log line comes from. Operators filter on these names.
 public enum LogCategory: String, Sendable, CaseIterable {
-    case main, nic, eth, arp, ip, icmp, udp, tcp, tls, http, acme, ui, sim
+    case main, nic, eth, arp, ip, icmp, udp, tcp, dns, tls, http, acme, ui, sim
 }
 
 /// Process-wide logging configuration: the minimum level and where lines go.

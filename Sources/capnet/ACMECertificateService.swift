@@ -47,7 +47,7 @@ final class ACMECertificateService: @unchecked Sendable {
         var tls = TLSClientConfiguration(trustStore: try Self.trustStore(settings.caBundlePath))
         tls.keyLog = keyLog
         transport = StackHTTPSClient(tcp: tcp, tlsConfiguration: tls,
-                                     resolver: nil,
+                                     resolver: try settings.dnsServer.map { try DNSHostResolver(interface: interface, server: $0) },
                                      userAgent: "capnet/\(capnetVersion)", now: { clock.now() })
         interface.addService(transport)
 

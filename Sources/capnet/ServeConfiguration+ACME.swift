@@ -42,8 +42,8 @@ struct ACMESettings {
         OptionSpec(name: "acme-eab-hmac-key", kind: .value(placeholder: "BASE64URL"),
                    help: "External Account Binding MAC key from the CA, base64url as the CA gives it."),
         OptionSpec(name: "dns-server", kind: .value(placeholder: "IP[:PORT]"),
-                   help: "DNS server the stack asks for host names it connects to, such as the ACME CA's. "
-                       + "Default: none (URLs must then name an IPv4 address)."),
+                   help: "DNS server (RFC 1035, over UDP) that the stack asks for the ACME CA's host name. "
+                       + "Default: none (the --acme-directory URL must then name an IPv4 address)."),
     ]
 
     /// Reads the ACME options, or returns nil when none asks for ACME.
@@ -51,7 +51,8 @@ struct ACMESettings {
                       hasCertificateFile: Bool) throws -> ACMESettings? {
         let dnsServer = try options.value("dns-server").map(parseDNSServer)
         guard options.has("acme") || options.has("acme-directory") else {
-            if let given = ["acme-ca-bundle", "acme-email", "acme-agree-tos", "acme-eab-kid", "acme-eab-hmac-key"]
+            if let given = ["acme-ca-bundle", "acme-email", "acme-agree-tos", "acme-eab-kid", "acme-eab-hmac-key",
+                            "dns-server"]
                 .first(where: { options.has($0) }) {
                 throw UsageError("--\(given) configures ACME, which is off: add --acme or --acme-directory URL")
             }

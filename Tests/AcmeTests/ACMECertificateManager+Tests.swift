@@ -132,6 +132,36 @@ func makeTestCertificate(in directory: TemporaryDirectory, serial: String, days:
         #expect(try store.loadAccount()?.accountURL == ScriptedCA.accountURL)
     }
 
+    /// The CA answers newOrder and the authorization, then vanishes: the
+    /// challenge response fails below HTTP on every attempt.
+    @Test func serverVanishingMidOrderFailsAndRetriesLater() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ca = try ScriptedCA()
+        ca.scriptDirectory()
+        ca.scriptAccount()
+        ca.scriptIssuance(chainPEM: "unused", alternatePEM: "unused")
+        ca.transport.unreachable = ["POST \(ScriptedCA.challengeURL)"]
+        let store = try ACMEStateStore(directory: directory.file("state"))
+        let manager = ACMECertificateManager(client: ca.client(), store: store, certificateSigner: ca.key)
+        let start = ca.clock.current
+
+        let status = await manager.run()
+
+        #expect(status.phase == .failed)
+        let policy = manager.client.configuration.retryPolicy
+        #expect(status.lastError == "request to \(ScriptedCA.challengeURL) failed after \(policy.maxAttempts) attempts: "
+            + "request to \(ScriptedCA.challengeURL) failed: TCP connection to 127.0.0.1:14000 was refused")
+        #expect(ca.transport.requests("POST", ScriptedCA.challengeURL).count == policy.maxAttempts)
+        // The token was published for the challenge and retired with the failure.
+        #expect(ca.responder.events.count == 2)
+        #expect(ca.responder.published.isEmpty)
+        #expect(ca.transport.requests("POST", ScriptedCA.finalizeURL).isEmpty)
+        #expect(try store.loadCertificate() == nil)
+        #expect(status.nextCheck == ca.clock.current.addingTimeInterval(60))
+        #expect(ca.clock.current > start, "the retries backed off on the virtual clock")
+    }
+
     @Test func unknownAccountRegistersAgain() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

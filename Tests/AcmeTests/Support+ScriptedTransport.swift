@@ -27,10 +27,16 @@ final class ScriptedTransport: ACMETransport {
         queues["\(method) \(url)", default: []].append(contentsOf: responses)
     }
 
+    /// "METHOD URL" keys whose requests fail below HTTP, as when the server vanished.
+    var unreachable: Set<String> = []
+
     func perform(_ request: ACMEHTTPRequest) async throws -> ACMEHTTPResponse {
         requests.append(request)
         onRequest?(request)
         let key = "\(request.method) \(request.url)"
+        if unreachable.contains(key) {
+            throw ACMEError.transportFailed(url: request.url, detail: "TCP connection to 127.0.0.1:14000 was refused")
+        }
         guard var queue = queues[key], !queue.isEmpty else {
             return ACMEHTTPResponse(status: 404, headers: [("Content-Type", "application/problem+json")],
                                     body: Array("{\"type\":\"about:blank\",\"detail\":\"unscripted \(key)\"}".utf8))

@@ -19,6 +19,8 @@ struct ACMEPebbleTests {
         static let listen = "\(NamespaceLab.kernelAddress):14000"
         static let management = "\(NamespaceLab.kernelAddress):15000"
         static var directoryURL: String { "https://\(listen)/dir" }
+        /// The name the stack resolves through challtestsrv in the DNS test.
+        static let hostName = "ca.capnet.test"
 
         let lab: NamespaceLab
         let tlsCertificate: String
@@ -30,7 +32,7 @@ struct ACMEPebbleTests {
             let tlsKey = directory + "/pebble-tls.key"
             try Shell.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                            "-keyout", tlsKey, "-out", tlsCertificate, "-subj", "/CN=pebble", "-days", "2",
-                           "-addext", "subjectAltName=IP:\(NamespaceLab.kernelAddress)"])
+                           "-addext", "subjectAltName=IP:\(NamespaceLab.kernelAddress),DNS:\(Self.hostName)"])
             let config: [String: Any] = ["pebble": [
                 "listenAddress": Self.listen,
                 "managementListenAddress": Self.management,
@@ -58,12 +60,12 @@ struct ACMEPebbleTests {
     }
 
     static func startCapnet(_ lab: NamespaceLab, stateDirectory: String, pebble: Pebble,
-                            extra: [String] = []) throws -> ManagedProcess {
+                            directoryURL: String = Pebble.directoryURL, extra: [String] = []) throws -> ManagedProcess {
         try lab.startCapnet([
             "--tap", NamespaceLab.tapName,
             "--address", "\(NamespaceLab.stackAddress)/\(NamespaceLab.prefixLength)",
             "--state-dir", stateDirectory,
-            "--acme-directory", Pebble.directoryURL,
+            "--acme-directory", directoryURL,
             "--acme-ca-bundle", pebble.tlsCertificate,
             "--acme-agree-tos", "--acme-email", "ops@example.org",
         ] + extra)
@@ -206,9 +208,14 @@ struct ACMEPebbleTests {
         let pebble = try Pebble(lab: lab, directory: directory.path,
                                 environment: ["PEBBLE_WFE_NONCEREJECT": "50"], dnsServer: dns)
 
+        // The stack finds the CA by name, through its own DNS resolver.
+        try lab.exec(["curl", "--silent", "--show-error", "--fail", "--max-time", "15",
+                      "--data", "{\"host\":\"\(Pebble.hostName).\",\"addresses\":[\"\(NamespaceLab.kernelAddress)\"]}",
+                      "http://\(NamespaceLab.kernelAddress):8055/add-a"])
         let stack = try Self.startCapnet(lab, stateDirectory: directory.path + "/state", pebble: pebble,
+                                         directoryURL: "https://\(Pebble.hostName):14000/dir",
                                          extra: ["--domain", "capnet.test", "--domain", "www.capnet.test",
-                                                 "--log-level", "debug"])
+                                                 "--dns-server", dns, "--log-level", "debug"])
         try stack.waitForOutput(containing: Self.issuedMarker, timeout: Self.issuanceTimeout)
         // Half of Pebble's nonces were rejected and retried with the fresh one.
         #expect(stack.log.contains("retrying after badNonce"))

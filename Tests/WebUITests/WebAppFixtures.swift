@@ -91,10 +91,12 @@ final class MemoryCaptureController: CaptureController, @unchecked Sendable {
 func makeApplication(clock: VirtualTimeSource = VirtualTimeSource(), scheme: String = "https",
                      maximumSessions: Int = SessionTable.defaultMaximumSessions,
                      snapshot: @escaping () -> StatusSnapshot = fixtureSnapshot,
-                     captures: CaptureController? = MemoryCaptureController()) -> WebApplication
+                     captures: CaptureController? = MemoryCaptureController(),
+                     renewCertificate: (() -> Bool)? = nil) -> WebApplication
 {
     WebApplication(configuration: WebApplication.Configuration(scheme: scheme, maximumSessions: maximumSessions),
-                   token: testToken, clock: clock, status: snapshot, captures: captures)
+                   token: testToken, clock: clock, status: snapshot, captures: captures,
+                   renewCertificate: renewCertificate)
 }
 
 /// Builds a request as the parser would deliver it, with Host set.

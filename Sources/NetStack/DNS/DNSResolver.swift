@@ -87,7 +87,7 @@ public struct DNSResolver {
         var sourcePortChoices: Int
     }
 
-    static let log = Logger(.udp)
+    static let log = Logger(.dns)
 
     public let configuration: Configuration
     public private(set) var counters = Counters()

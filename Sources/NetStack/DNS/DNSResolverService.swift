@@ -29,7 +29,7 @@ public final class DNSResolverService: InterfaceService, @unchecked Sendable {
         var isClosed = false
     }
 
-    static let log = Logger(.udp)
+    static let log = Logger(.dns)
 
     public let submissionCapacity: Int
     private let inbox = Mutex(Inbox())

@@ -17,7 +17,7 @@ public enum ACMEChainVerifier {
             throw ACMEError.invalidCertificate("the chain does not parse: \(error)")
         }
         guard chain.certificates.count >= 2, let anchor = chain.certificates.last else {
-            throw ACMEError.invalidCertificate("the chain holds only the leaf; the CA sent no issuer certificate")
+            throw ACMEError.invalidCertificate("the chain is missing its issuer certificate: the CA sent only the leaf")
         }
         guard try leafPublicKey(chain.certificates[0]) == subjectPublicKeyInfo else {
             throw ACMEError.invalidCertificate("the leaf certifies another public key than the one in our CSR")
@@ -33,7 +33,7 @@ public enum ACMEChainVerifier {
         }
     }
 
-    /// The DER SubjectPublicKeyInfo of a DER certificate.
+    /// Returns the DER SubjectPublicKeyInfo of a DER certificate.
     static func leafPublicKey(_ der: [UInt8]) throws -> [UInt8] {
         let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
             var cursor = buffer.baseAddress

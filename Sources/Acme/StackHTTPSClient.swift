@@ -4,7 +4,7 @@ import Synchronization
 import TLSEngine
 
 /// Looks up a host name's IPv4 addresses for the stack's outgoing
-/// connections. Called on the loop thread; `completion` runs there too.
+/// connections. It is called on the loop thread and calls `completion` there.
 public protocol StackHostResolver: AnyObject {
     func resolve(host: String, now: Instant,
                  completion: @escaping (Result<[IPv4Address], any Error>) -> Void)
@@ -60,7 +60,7 @@ public final class StackHTTPSClient: InterfaceService, ACMETransport, @unchecked
         self.now = now
     }
 
-    /// Queues `request`; `completion` runs on the loop thread once the
+    /// Queues `request`. `completion` runs on the loop thread once the
     /// response is complete or the exchange failed.
     public func submit(_ request: ACMEHTTPRequest,
                        completion: @escaping @Sendable (Result<ACMEHTTPResponse, ACMEError>) -> Void) {
@@ -71,7 +71,7 @@ public final class StackHTTPSClient: InterfaceService, ACMETransport, @unchecked
             completion(.failure(error))
             return
         }
-        let refusal: String? = inbox.withLock { inbox in
+        let rejection: String? = inbox.withLock { inbox in
             if inbox.isClosed { return "the stack is shutting down" }
             guard inbox.waiting.count < Self.maximumQueued else {
                 return "more than \(Self.maximumQueued) requests are queued"
@@ -79,7 +79,10 @@ public final class StackHTTPSClient: InterfaceService, ACMETransport, @unchecked
             inbox.waiting.append(Submission(request: request, target: target, completion: completion))
             return nil
         }
-        if let refusal { completion(.failure(.transportFailed(url: request.url, detail: refusal))) }
+        if let rejection {
+            Self.log.warning("HTTPS request rejected", "url=\(request.url) reason=\(rejection)")
+            completion(.failure(.transportFailed(url: request.url, detail: rejection)))
+        }
     }
 
     public func perform(_ request: ACMEHTTPRequest) async throws -> ACMEHTTPResponse {

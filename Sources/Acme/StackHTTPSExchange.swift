@@ -5,7 +5,7 @@ import TLSEngine
 /// One HTTPS request and its response over a TCP socket of the userspace
 /// stack: connect, TLS 1.3 handshake with the CA's certificate verified,
 /// the request, the response read to its end, then close_notify and FIN.
-/// Runs on the stack's loop thread; `poll` moves it one step.
+/// It runs on the stack's loop thread, and each `poll` moves it one step.
 final class StackHTTPSExchange {
     enum Phase: Equatable {
         /// Waiting for the host name's address.
@@ -161,7 +161,7 @@ final class StackHTTPSExchange {
     }
 
     /// Hands the response over, then sends close_notify and closes the socket
-    /// gracefully; TCP delivers what is still buffered before its FIN.
+    /// gracefully. TCP delivers what is still buffered before its FIN.
     private func finish() {
         guard phase == .exchanging else { return }
         phase = .finished

@@ -4,7 +4,7 @@ import TLSEngine
 /// A P-256 key from the TLS engine's key vault, used through its handle: as
 /// the ACME account key (purpose `acme-account`, ES256 JWS) or as the
 /// certificate key behind a CSR (purpose `tls-server`). The private half
-/// stays in the vault; this type only asks the handle to sign.
+/// stays in the vault, and this type only calls the handle's `sign`.
 public final class VaultP256Signer: ACMEAccountSigner, CertificateRequestSigner {
     public let handle: KeyHandle
     public let publicJWK: JSONWebKey
@@ -17,7 +17,7 @@ public final class VaultP256Signer: ACMEAccountSigner, CertificateRequestSigner 
     public init(handle: KeyHandle) throws {
         guard handle.algorithm == .ecdsaP256 else {
             throw ACMEError.invalidConfiguration(
-                "key \(handle.id) is \(handle.algorithm); ACME keys here are P-256 (ES256): destroy it or choose another id")
+                "key \(handle.id) is \(handle.algorithm), but ACME keys must be P-256 (ES256): destroy it or choose another id")
         }
         self.handle = handle
         subjectPublicKeyInfo = handle.publicKeyDER()
@@ -41,8 +41,8 @@ public final class VaultP256Signer: ACMEAccountSigner, CertificateRequestSigner 
         try handle.sign(.ecdsaSecp256r1SHA256, message: message, purpose: handle.purpose)
     }
 
-    /// The JWK of a P-256 SubjectPublicKeyInfo: the uncompressed point's
-    /// coordinates, read back through libcrypto (RFC 7518 §6.2.1).
+    /// Returns the JWK of a P-256 SubjectPublicKeyInfo: the uncompressed
+    /// point's coordinates, read back through libcrypto (RFC 7518 §6.2.1).
     static func jwk(fromSubjectPublicKeyInfo spki: [UInt8]) throws -> JSONWebKey {
         let parsed: OpaquePointer? = spki.withUnsafeBufferPointer { buffer in
             var cursor = buffer.baseAddress

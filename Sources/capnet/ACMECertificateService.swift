@@ -6,11 +6,11 @@ import Synchronization
 import TLSEngine
 import WebUI
 
-/// Keeps the HTTPS certificate issued by an ACME CA: installs the stored one
-/// at start, runs `ACMECertificateManager` in a background task whose HTTPS
-/// goes through the stack's own TCP and TLS client, and swaps each new chain
-/// into the TLS server's certificate source. Handshakes after the swap get the
-/// new chain; connections already open keep theirs.
+/// The owner of the HTTPS certificate that an ACME CA issues. It installs the
+/// stored certificate at start and runs `ACMECertificateManager` in a
+/// background task, whose HTTPS goes through the stack's own TCP and TLS
+/// client. Each new chain is swapped into the TLS server's certificate
+/// source: handshakes after the swap get it, and open connections keep theirs.
 final class ACMECertificateService: @unchecked Sendable {
     /// The certificate source the HTTPS server reads on every ClientHello.
     /// Empty until the first certificate is installed: handshakes then fail
@@ -72,10 +72,10 @@ final class ACMECertificateService: @unchecked Sendable {
                 log.info("installed the stored ACME certificate", "serial=\(record.info.serialHex) "
                     + "not_after=\(record.info.notAfter) renewal=\(record.renewalTime)")
             } catch {
-                log.warning("the stored ACME certificate is unusable; a new one will be ordered", "error=\(error)")
+                log.warning("stored ACME certificate is invalid, so a new one will be ordered", "error=\(error)")
             }
         } else {
-            log.notice("no ACME certificate yet; HTTPS handshakes fail until one is issued",
+            log.notice("no ACME certificate yet: HTTPS handshakes fail until one is issued",
                        "directory=\(settings.directoryURL) identifiers=\(identifiers.map(\.description))")
         }
     }
@@ -128,14 +128,14 @@ final class ACMECertificateService: @unchecked Sendable {
             }
             state.withLock { $0.status = Self.certificateStatus(result, issuing: false) }
             if let error = result.lastError {
-                log.warning("ACME certificate not renewed; retrying later",
+                log.warning("ACME certificate check failed, will retry",
                             "next_check=\(result.nextCheck) error=\(error)")
             }
             forced = await waitForNextRun(until: result.nextCheck)
         }
     }
 
-    /// Sleeps until `date` or a renewal request; returns whether it was requested.
+    /// Sleeps until `date` or a renewal request, and returns whether a renewal was requested.
     private func waitForNextRun(until date: Date) async -> Bool {
         while !Task.isCancelled {
             let requested = state.withLock { state -> Bool in
@@ -171,7 +171,7 @@ final class ACMECertificateService: @unchecked Sendable {
         }
     }
 
-    /// The dashboard's view of the manager's status.
+    /// Converts the manager's status into the dashboard's certificate status.
     private static func certificateStatus(_ status: ACMECertificateStatus, issuing: Bool) -> CertificateStatus {
         let state: WebUI.ACMEStatus.State = issuing ? .issuing : (status.phase == .failed ? .failed : .valid)
         let acme = WebUI.ACMEStatus(state: state, validUntil: status.certificate?.notAfter,
@@ -190,7 +190,7 @@ final class ACMECertificateService: @unchecked Sendable {
 
 /// Serves http-01 key authorizations from the Web UI's challenge board: each
 /// token gets its own publisher, dropped when the token is retired, so the
-/// port-80 service answers a token only while its challenge is live.
+/// port-80 service returns a token's response only while its challenge is live.
 final class ChallengeBoardResponder: ACMEChallengeResponder, @unchecked Sendable {
     private let board: ACMEChallengeBoard
     private let publishers = Mutex<[String: ACMEChallengePublisher]>([:])

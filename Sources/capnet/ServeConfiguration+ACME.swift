@@ -12,7 +12,7 @@ struct ACMESettings {
     static let letsEncryptProduction = "https://acme-v02.api.letsencrypt.org/directory"
 
     var directoryURL: String
-    /// PEM roots for the CA's own HTTPS; nil means the system bundle.
+    /// PEM roots for the CA's own HTTPS, or nil for the system bundle.
     var caBundlePath: String?
     var contact: [String]
     var termsOfServiceAgreed: Bool
@@ -23,11 +23,11 @@ struct ACMESettings {
 
     static let specs: [OptionSpec] = [
         OptionSpec(name: "acme", kind: .flag,
-                   help: "Obtain and renew the HTTPS certificate from an ACME CA (RFC 8555), answering http-01 "
+                   help: "Obtain and renew the HTTPS certificate from an ACME CA (RFC 8555), responding to http-01 "
                        + "on --http-port through the stack itself. The certificate covers every --domain, or the "
                        + "stack's address when no --domain is given. Default CA: Let's Encrypt staging."),
         OptionSpec(name: "acme-directory", kind: .value(placeholder: "URL"),
-                   help: "The ACME CA's directory URL (https only; implies --acme). The Let's Encrypt production "
+                   help: "The ACME CA's directory URL, https only (implies --acme). The Let's Encrypt production "
                        + "directory is accepted only with --profile production. Default: \(letsEncryptStaging)."),
         OptionSpec(name: "acme-ca-bundle", kind: .value(placeholder: "PEM"),
                    help: "PEM file of the root certificates that the ACME CA's HTTPS server must chain to. "
@@ -46,7 +46,7 @@ struct ACMESettings {
                        + "Default: none (the --acme-directory URL must then name an IPv4 address)."),
     ]
 
-    /// Reads the ACME options, or returns nil when none asks for ACME.
+    /// Reads the ACME options, or returns nil when ACME is off.
     static func parse(_ options: ParsedOptions, profile: ServeConfiguration.ServiceProfile,
                       hasCertificateFile: Bool) throws -> ACMESettings? {
         let dnsServer = try options.value("dns-server").map(parseDNSServer)
@@ -66,7 +66,7 @@ struct ACMESettings {
             throw UsageError("invalid --acme-directory '\(directory)': ACME directories are https:// URLs")
         }
         if directory.lowercased().hasPrefix(letsEncryptProduction), profile != .production {
-            throw UsageError("--acme-directory names Let's Encrypt production; that needs --profile production "
+            throw UsageError("--acme-directory names Let's Encrypt production, which requires --profile production "
                 + "(use the staging directory \(letsEncryptStaging) for tests)")
         }
         let keyID = options.value("acme-eab-kid")
@@ -88,7 +88,7 @@ struct ACMESettings {
                             externalAccountKeyID: keyID, externalAccountMACKey: macKey, dnsServer: dnsServer)
     }
 
-    /// Accepts `IP` or `IP:PORT`; the port defaults to 53.
+    /// Parses `IP` or `IP:PORT`, with port 53 by default.
     static func parseDNSServer(_ text: String) throws -> IPv4Endpoint {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), let address = IPv4Address(String(parts[0])),

@@ -8,7 +8,7 @@ import Testing
 @Suite(.enabled(if: PebbleAvailability.reason == nil, Comment(rawValue: PebbleAvailability.reason ?? "")),
        .timeLimit(.minutes(10)))
 struct ACMEPebbleTests {
-    /// Upper bound on one issuance: Pebble answers at once, but a loaded
+    /// Upper bound on one issuance. Pebble responds at once, but a loaded
     /// machine runs the test build slowly.
     static let issuanceTimeout: TimeInterval = 240
     static let issuedMarker = "installed the new ACME certificate"
@@ -39,7 +39,7 @@ struct ACMEPebbleTests {
                 "certificate": tlsCertificate,
                 "privateKey": tlsKey,
                 "httpPort": 80,
-                // Only http-01 is answered; nothing listens on this port.
+                // Unused: only http-01 is validated, and nothing listens on this port.
                 "tlsPort": 5001,
                 "ocspResponderURL": "",
                 "externalAccountBindingRequired": false,
@@ -71,15 +71,15 @@ struct ACMEPebbleTests {
         ] + extra)
     }
 
-    /// The issuer and serial of the certificate the stack presents, read by
-    /// openssl s_client and openssl x509.
+    /// Returns the issuer and serial of the certificate the stack presents,
+    /// read by openssl s_client and openssl x509.
     static func servedCertificate(_ lab: NamespaceLab, serverName: String? = nil) throws -> (issuer: String, serial: String) {
         let name = serverName.map { " -servername \($0)" } ?? ""
         let output = try lab.exec(["bash", "-c", "openssl s_client -connect \(NamespaceLab.stackAddress):443\(name) "
             + "</dev/null 2>/dev/null | openssl x509 -noout -issuer -serial"]).output
         let lines = output.split(separator: "\n").map(String.init)
         let issuer = lines.first { $0.hasPrefix("issuer=") }.map { String($0.dropFirst("issuer=".count)) } ?? ""
-        // Python prints the serial without leading zeros; so does this.
+        // Python prints the serial without leading zeros, and so does this.
         let serial = lines.first { $0.hasPrefix("serial=") }.map { String($0.dropFirst("serial=".count)) } ?? ""
         return (issuer, String(serial.drop { $0 == "0" }))
     }
@@ -120,14 +120,14 @@ struct ACMEPebbleTests {
         print("DONE", flush=True)
         """
 
-    @Test func issuesRenewsWithoutRestartAndReusesStateAfterRestart() throws {
+    @Test func issueRenewAndRestart() throws {
         let lab = try NamespaceLab(tag: "acme")
         defer { lab.tearDown() }
         let directory = try TemporaryDirectory()
         let pebble = try Pebble(lab: lab, directory: directory.path, environment: ["PEBBLE_WFE_NONCEREJECT": "0"])
         let stateDirectory = directory.path + "/state"
 
-        // 1. No certificate at start; one is issued through the stack.
+        // 1. No certificate at start, then one issued through the stack.
         let capture = directory.path + "/acme.pcapng"
         var stack = try Self.startCapnet(lab, stateDirectory: stateDirectory, pebble: pebble,
                                          extra: ["--capture", capture, "--capture-tls-secrets"])
@@ -194,12 +194,12 @@ struct ACMEPebbleTests {
         #expect(try Self.servedCertificate(lab).serial == second.serial)
     }
 
-    @Test func dnsNamesIssueDespiteRejectedNonces() throws {
+    @Test func dnsNamesWithNonceRejection() throws {
         let lab = try NamespaceLab(tag: "acmedns")
         defer { lab.tearDown() }
         let directory = try TemporaryDirectory()
-        // Pebble resolves the names through challtestsrv, which answers
-        // every A query with the stack's address.
+        // Pebble resolves the names through challtestsrv, which returns
+        // the stack's address for every A query.
         let dns = "\(NamespaceLab.kernelAddress):8053"
         _ = try lab.startProcess(["pebble-challtestsrv", "-dns01", dns, "-http01", "", "-https01", "",
                                   "-tlsalpn01", "", "-management", "\(NamespaceLab.kernelAddress):8055",

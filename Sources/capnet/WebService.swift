@@ -52,10 +52,8 @@ final class WebService {
         tls.sessionTickets = SessionTicketKeys(clock: clock)
         tls.keyLog = keyLog
 
+        // AdminTokenStore logs where a newly created token was written.
         let token = try AdminTokenStore.loadOrCreate(stateDirectory: stateDirectory)
-        if token.created {
-            log.notice("created the admin token", "file=\(token.path)")
-        }
 
         let startedAt = Date()
         let addresses = [configuration.address.description]

@@ -86,6 +86,9 @@ public final class ACMECertificateManager {
             }
             status.lastError = nil
             consecutiveFailures = 0
+        } catch is CancellationError {
+            // The owner is shutting down: not a failure of the CA or the network.
+            Self.log.info("certificate check stopped by shutdown")
         } catch {
             let now = client.clock.now()
             consecutiveFailures += 1
@@ -178,7 +181,7 @@ public final class ACMECertificateManager {
                                                                                               notAfter: info.notAfter),
                                            renewalSource: .lifetimeFraction)
         try store.saveCertificate(record, chainPEM: issued.chainPEM)
-        Self.log.notice("certificate issued", "serial=\(info.serialHex) notAfter=\(info.notAfter)")
+        Self.log.notice("certificate issued", "serial=\(info.serialHex) not_after=\(info.notAfter)")
 
         // The new certificate's renewal information is read on the next run.
         let now = client.clock.now()

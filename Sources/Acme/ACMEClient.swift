@@ -98,9 +98,13 @@ public final class ACMEClient {
             let response: ACMEHTTPResponse
             do {
                 response = try await transport.perform(request)
+            } catch ACMEError.serverCertificateRejected(let rejectedURL, let detail) {
+                // Retrying cannot fix a certificate that the trust store rejects.
+                throw ACMEError.serverCertificateRejected(url: rejectedURL, detail: detail)
             } catch {
                 failedAttempts += 1
-                try await backOff(url: url, attempt: failedAttempts, retryAfter: nil, error: "\(error)")
+                try await backOff(url: url, attempt: failedAttempts, retryAfter: nil,
+                                  error: Self.transportDetail(error))
                 continue
             }
             if let fresh = response.replayNonce { nonce = fresh }
@@ -134,9 +138,13 @@ public final class ACMEClient {
             let response: ACMEHTTPResponse
             do {
                 response = try await transport.perform(request)
+            } catch ACMEError.serverCertificateRejected(let rejectedURL, let detail) {
+                // Retrying cannot fix a certificate that the trust store rejects.
+                throw ACMEError.serverCertificateRejected(url: rejectedURL, detail: detail)
             } catch {
                 failedAttempts += 1
-                try await backOff(url: request.url, attempt: failedAttempts, retryAfter: nil, error: "\(error)")
+                try await backOff(url: request.url, attempt: failedAttempts, retryAfter: nil,
+                                  error: Self.transportDetail(error))
                 continue
             }
             if let fresh = response.replayNonce { nonce = fresh }
@@ -157,6 +165,13 @@ public final class ACMEClient {
     /// certificates is under 16 KiB, so 1 MiB leaves ample room.
     /// NOTE: transports should stop reading at this size, too.
     public static let maxResponseBodyBytes = 1 << 20
+
+    /// The reason of a transport failure, without the URL the retry log
+    /// and the final error name already.
+    static func transportDetail(_ error: any Error) -> String {
+        if case ACMEError.transportFailed(_, let detail) = error { return detail }
+        return "\(error)"
+    }
 
     static func checkBodySize(_ response: ACMEHTTPResponse, url: String) throws {
         guard response.body.count <= maxResponseBodyBytes else {

@@ -74,6 +74,9 @@ public enum ACMEError: Error, Equatable, CustomStringConvertible {
     case cryptoFailed(operation: String, detail: String)
     /// The transport could not complete the request.
     case transportFailed(url: String, detail: String)
+    /// The server's TLS certificate failed verification against the trusted
+    /// roots. Not retried: the configuration must change.
+    case serverCertificateRejected(url: String, detail: String)
     /// A response was not what RFC 8555 requires (missing header, bad JSON).
     case invalidResponse(url: String, detail: String)
     /// Retrying a request did not succeed within its attempt budget.
@@ -100,6 +103,7 @@ public enum ACMEError: Error, Equatable, CustomStringConvertible {
         case let .problem(problem, url): "ACME request to \(url) failed: \(problem)"
         case let .cryptoFailed(operation, detail): "\(operation) failed: \(detail)"
         case let .transportFailed(url, detail): "request to \(url) failed: \(detail)"
+        case let .serverCertificateRejected(url, detail): "request to \(url) failed: \(detail)"
         case let .invalidResponse(url, detail): "invalid response from \(url): \(detail)"
         case let .retriesExhausted(url, attempts, lastError):
             "request to \(url) failed after \(attempts) attempts: \(lastError)"

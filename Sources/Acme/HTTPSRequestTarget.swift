@@ -2,16 +2,16 @@ import NetStack
 
 /// An `https` URL split into what a connection needs: the host (for the
 /// TLS server name and the Host field), the port, and the request target.
-struct HTTPSRequestTarget: Equatable {
-    static let defaultPort: UInt16 = 443
+public struct HTTPSRequestTarget: Equatable, Sendable {
+    public static let defaultPort: UInt16 = 443
 
-    var host: String
-    var port: UInt16
+    public var host: String
+    public var port: UInt16
     /// The path and query, "/" when the URL has none (RFC 9112 §3.2.1).
-    var pathAndQuery: String
+    public var pathAndQuery: String
 
     /// The host as an IPv4 address, when the URL names one.
-    var address: IPv4Address? { IPv4Address(host) }
+    public var address: IPv4Address? { IPv4Address(host) }
 
     /// The Host field value: the port appears only when it is not 443.
     var hostField: String { port == Self.defaultPort ? host : "\(host):\(port)" }
@@ -19,7 +19,7 @@ struct HTTPSRequestTarget: Equatable {
     /// Parses `https://host[:port][/path][?query]`. Anything else (another
     /// scheme, user information, an IPv6 literal, a bad port) is an error
     /// that names the URL.
-    init(url: String) throws(ACMEError) {
+    public init(url: String) throws(ACMEError) {
         let prefix = "https://"
         guard url.lowercased().hasPrefix(prefix) else {
             throw .invalidConfiguration("URL \(url) is not https://; ACME servers are reached over HTTPS only")
@@ -51,7 +51,8 @@ struct HTTPSRequestTarget: Equatable {
         else {
             throw .invalidConfiguration("URL \(url) has host \"\(host)\"; give a DNS name or an IPv4 address")
         }
-        self.host = host.lowercased()
+        // A trailing dot (the absolute form of a DNS name) names the same host.
+        self.host = String(host.lowercased().reversed().drop { $0 == "." }.reversed())
         self.port = port
         pathAndQuery = target
     }

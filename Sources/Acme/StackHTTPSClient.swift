@@ -37,6 +37,7 @@ public final class StackHTTPSClient: InterfaceService, ACMETransport, @unchecked
 
     private let tcp: TCPLayer
     private let tlsConfiguration: TLSClientConfiguration
+    private let trustDescription: String
     private let resolver: StackHostResolver?
     private let inbox = Mutex(Inbox())
     private let now: @Sendable () -> Instant
@@ -49,12 +50,15 @@ public final class StackHTTPSClient: InterfaceService, ACMETransport, @unchecked
     ///   - tcp: the stack's TCP layer, which mints the client sockets.
     ///   - tlsConfiguration: trusts the CA's HTTPS roots (`--acme-ca-bundle`
     ///     or the system bundle).
+    ///   - trustDescription: names the roots in error messages, such as
+    ///     "--acme-ca-bundle ca.pem".
     ///   - resolver: resolves host names; without one, only IPv4 literals work.
     ///   - now: the loop's clock, for request deadlines.
-    public init(tcp: TCPLayer, tlsConfiguration: TLSClientConfiguration, resolver: StackHostResolver?,
-                userAgent: String, now: @escaping @Sendable () -> Instant) {
+    public init(tcp: TCPLayer, tlsConfiguration: TLSClientConfiguration, trustDescription: String,
+                resolver: StackHostResolver?, userAgent: String, now: @escaping @Sendable () -> Instant) {
         self.tcp = tcp
         self.tlsConfiguration = tlsConfiguration
+        self.trustDescription = trustDescription
         self.resolver = resolver
         self.userAgent = userAgent
         self.now = now
@@ -137,7 +141,8 @@ public final class StackHTTPSClient: InterfaceService, ACMETransport, @unchecked
         }
         for submission in started {
             let exchange = StackHTTPSExchange(request: submission.request, target: submission.target,
-                                              tlsConfiguration: tlsConfiguration, userAgent: userAgent,
+                                              tlsConfiguration: tlsConfiguration,
+                                              trustDescription: trustDescription, userAgent: userAgent,
                                               deadline: now + Self.requestTimeout, completion: submission.completion)
             active.append(exchange)
             route(exchange, now: now)

@@ -24,6 +24,9 @@ final class StackHTTPSExchange {
     private let completion: @Sendable (Result<ACMEHTTPResponse, ACMEError>) -> Void
     private let tlsConfiguration: TLSClientConfiguration
     private let userAgent: String
+    /// Where the trusted roots come from, for error messages.
+    private let trustDescription: String
+    private var handshakeCompleted = false
     private var socket: TCPSocket?
     private var tls: TLSClientConnection?
     private var reader: HTTPResponseReader
@@ -32,9 +35,10 @@ final class StackHTTPSExchange {
     private static let log = Logger(.acme)
 
     init(request: ACMEHTTPRequest, target: HTTPSRequestTarget, tlsConfiguration: TLSClientConfiguration,
-         userAgent: String, deadline: Instant,
+         trustDescription: String, userAgent: String, deadline: Instant,
          completion: @escaping @Sendable (Result<ACMEHTTPResponse, ACMEError>) -> Void) {
         self.request = request
+        self.trustDescription = trustDescription
         self.target = target
         self.tlsConfiguration = tlsConfiguration
         self.userAgent = userAgent
@@ -57,17 +61,28 @@ final class StackHTTPSExchange {
 
     /// Ends the exchange with `detail` as the reason, if it is still running.
     func fail(_ detail: String) {
+        finish(with: .transportFailed(url: request.url, detail: detail))
+    }
+
+    private func rejectCertificate(_ detail: String) {
+        finish(with: .serverCertificateRejected(url: request.url, detail: detail))
+    }
+
+    private func finish(with error: ACMEError) {
         guard phase != .finished else { return }
         phase = .finished
         socket?.abort()
-        completion(.failure(.transportFailed(url: request.url, detail: detail)))
+        completion(.failure(error))
     }
+
+    /// Alerts our TLS client raises when it rejects the server's certificate.
+    static let certificateAlerts: Set<TLSError.Kind> = [.badCertificate, .unknownCA, .certificateExpired]
 
     /// Runs one step: the deadline, the TCP handshake, then bytes both ways.
     func poll(now: Instant, readBuffer: UnsafeMutableRawBufferPointer) {
         guard phase != .finished else { return }
         if now >= deadline {
-            fail("no complete response within the request timeout (\(phase))")
+            fail(timeoutDetail)
             return
         }
         guard let socket, phase != .resolving else { return }
@@ -86,6 +101,19 @@ final class StackHTTPSExchange {
         }
         readInput(socket: socket, readBuffer: readBuffer)
         flush(socket: socket)
+    }
+
+    private var timeoutDetail: String {
+        let limit = "\(StackHTTPSClient.requestTimeout.seconds) s"
+        switch phase {
+        case .resolving:
+            return "timed out after \(limit) resolving \(target.host)"
+        case .connecting:
+            return "timed out after \(limit) connecting to \(target.hostField): no answer to ARP or SYN "
+                + "(check the address, --gateway and that the server listens)"
+        default:
+            return "timed out after \(limit) waiting for the response from \(target.hostField)"
+        }
     }
 
     private func startTLS() {
@@ -122,6 +150,7 @@ final class StackHTTPSExchange {
             guard phase == .exchanging else { return }
             switch event {
             case .handshakeCompleted:
+                handshakeCompleted = true
                 do {
                     try tls.send(target.encode(request, userAgent: userAgent))
                     requestSent = true
@@ -141,7 +170,12 @@ final class StackHTTPSExchange {
             case .failed(let error):
                 append(tls.takeOutput())
                 if let socket { flush(socket: socket) }
-                fail("TLS with \(target.hostField) failed: \(error)")
+                if Self.certificateAlerts.contains(error.kind) && !handshakeCompleted {
+                    rejectCertificate("TLS with \(target.hostField) failed: \(error). Check that \(trustDescription) "
+                        + "contains the root that the server's certificate chains to")
+                } else {
+                    fail("TLS with \(target.hostField) failed: \(error)")
+                }
             }
         }
         if phase == .exchanging { append(tls.takeOutput()) }

@@ -13,9 +13,9 @@ import WebUI
 /// source: handshakes after the swap get it, and open connections keep theirs.
 final class ACMECertificateService: @unchecked Sendable {
     /// The certificate source the HTTPS server reads on every ClientHello.
-    /// Empty until the first certificate is installed: handshakes then fail
-    /// with an unrecognized_name alert.
-    let certificates = CertificateSource(CertificateSource.Snapshot(defaultCertificate: nil))
+    /// Until the first ACME certificate is installed it holds the interim
+    /// certificate, or nothing, and then handshakes fail with unrecognized_name.
+    let certificates: CertificateSource
     let transport: StackHTTPSClient
     /// How often the background task checks for a renewal request while it
     /// waits for `nextCheck`.
@@ -30,23 +30,32 @@ final class ACMECertificateService: @unchecked Sendable {
     private let manager: ACMECertificateManager
     private let certificateKey: VaultP256Signer
     private let identifiers: [ACMEIdentifier]
+    /// Whether a development CA certificate is served until the first issuance.
+    private let interimServed: Bool
     private let state: Mutex<State>
+    /// Whether an ACME certificate (not the interim one) is being served.
+    private let hasACMECertificate = Atomic<Bool>(false)
     private var task: Task<Void, Never>?
     private let log = Logger(.acme)
 
     /// Prepares keys, the state store and the transport, and installs a
     /// stored certificate that still matches the configuration.
+    /// - Parameter interim: served until the first ACME certificate arrives,
+    ///   so the Web UI (and the ACME errors it shows) can be reached meanwhile.
     init(settings: ACMESettings, identifiers: [ACMEIdentifier], stateDirectory: String, profile: VaultProfile,
          interface: Interface, tcp: TCPLayer, challengeBoard: ACMEChallengeBoard, keyLog: (any TLSKeyLog)?,
-         clock: TimeSource) throws {
+         interim: CertifiedKey?, clock: TimeSource) throws {
         self.identifiers = identifiers
+        certificates = CertificateSource(CertificateSource.Snapshot(defaultCertificate: interim))
         let vault = try KeyVault(storage: .directory(stateDirectory + "/keys"), profile: profile)
         let accountKey = try VaultP256Signer.loadOrGenerate(in: vault, id: "acme-account", purpose: .acmeAccount)
         certificateKey = try VaultP256Signer.loadOrGenerate(in: vault, id: "acme-tls-server", purpose: .tlsServer)
 
         var tls = TLSClientConfiguration(trustStore: try Self.trustStore(settings.caBundlePath))
         tls.keyLog = keyLog
-        transport = StackHTTPSClient(tcp: tcp, tlsConfiguration: tls,
+        let trust = settings.caBundlePath.map { "--acme-ca-bundle \($0)" }
+            ?? "the system bundle \(TrustStore.systemBundlePath) (or give --acme-ca-bundle)"
+        transport = StackHTTPSClient(tcp: tcp, tlsConfiguration: tls, trustDescription: trust,
                                      resolver: try settings.dnsServer.map { try DNSHostResolver(interface: interface, server: $0) },
                                      userAgent: "capnet/\(capnetVersion)", now: { clock.now() })
         interface.addService(transport)
@@ -63,7 +72,9 @@ final class ACMECertificateService: @unchecked Sendable {
                                 responder: ChallengeBoardResponder(board: challengeBoard), clock: SystemACMEClock())
         let store = try ACMEStateStore(directory: stateDirectory + "/acme")
         manager = ACMECertificateManager(client: client, store: store, certificateSigner: certificateKey)
-        state = Mutex(State(status: Self.certificateStatus(manager.status, issuing: manager.status.phase != .valid)))
+        interimServed = interim != nil
+        state = Mutex(State(status: Self.certificateStatus(manager.status, issuing: manager.status.phase != .valid,
+                                                           interimServed: interimServed)))
 
         if manager.status.phase == .valid, let record = try store.loadCertificate(),
            record.directoryURL == settings.directoryURL, Set(record.identifiers) == Set(identifiers) {
@@ -74,6 +85,9 @@ final class ACMECertificateService: @unchecked Sendable {
             } catch {
                 log.warning("stored ACME certificate is invalid, so a new one will be ordered", "error=\(error)")
             }
+        } else if interim != nil {
+            log.notice("no ACME certificate yet: serving the development CA's certificate until one is issued",
+                       "directory=\(settings.directoryURL) identifiers=\(identifiers.map(\.description))")
         } else {
             log.notice("no ACME certificate yet: HTTPS handshakes fail until one is issued",
                        "directory=\(settings.directoryURL) identifiers=\(identifiers.map(\.description))")
@@ -109,13 +123,14 @@ final class ACMECertificateService: @unchecked Sendable {
     private func runLoop() async {
         var forced = false
         while !Task.isCancelled {
-            let wasInstalled = certificates.snapshot.defaultCertificate != nil
+            let wasInstalled = hasACMECertificate.load(ordering: .relaxed)
             state.withLock { state in
                 if forced || !wasInstalled || Date() >= (state.status.acme?.nextRenewal ?? .distantPast) {
                     state.status.acme?.state = .issuing
                 }
             }
             let result = await manager.run(forceRenewal: forced)
+            // A shutdown cancels the run, and its error is no failure.
             if Task.isCancelled { return }
             if result.issuedInLastRun || (!wasInstalled && result.phase == .valid), let path = result.chainPath {
                 do {
@@ -126,11 +141,9 @@ final class ACMECertificateService: @unchecked Sendable {
                     log.error("cannot install the issued certificate", "error=\(error)")
                 }
             }
-            state.withLock { $0.status = Self.certificateStatus(result, issuing: false) }
-            if let error = result.lastError {
-                log.warning("ACME certificate check failed, will retry",
-                            "next_check=\(result.nextCheck) error=\(error)")
-            }
+            state.withLock { $0.status = Self.certificateStatus(result, issuing: false, interimServed: interimServed) }
+            log.info("next ACME certificate check scheduled",
+                     "state=\(result.phase.rawValue) next_check=\(result.nextCheck)")
             forced = await waitForNextRun(until: result.nextCheck)
         }
     }
@@ -154,37 +167,41 @@ final class ACMECertificateService: @unchecked Sendable {
         let pem = try String(contentsOfFile: chainPath, encoding: .utf8)
         let certified = try CertifiedKey(chain: try CertificateChain(pem: pem), key: certificateKey.handle)
         certificates.replace(with: CertificateSource.Snapshot(defaultCertificate: certified))
+        hasACMECertificate.store(true, ordering: .relaxed)
     }
 
     private static func trustStore(_ bundlePath: String?) throws -> TrustStore {
         guard let bundlePath else { return try TrustStore.system() }
-        let pem: String
-        do {
-            pem = try String(contentsOfFile: bundlePath, encoding: .utf8)
-        } catch {
-            throw UsageError("cannot read --acme-ca-bundle \(bundlePath): \(error.localizedDescription)")
+        guard FileManager.default.isReadableFile(atPath: bundlePath),
+              let data = FileManager.default.contents(atPath: bundlePath) else {
+            throw UsageError("cannot read --acme-ca-bundle \(bundlePath): missing or unreadable file "
+                + "(give a PEM file of the CA's root certificates)")
         }
         do {
-            return try TrustStore(pem: pem)
+            return try TrustStore(pem: String(decoding: data, as: UTF8.self))
         } catch {
-            throw UsageError("invalid --acme-ca-bundle \(bundlePath): \(error) (give a PEM file of CA certificates)")
+            throw UsageError("invalid --acme-ca-bundle \(bundlePath): no readable PEM CERTIFICATE block "
+                + "(give a PEM file of the CA's root certificates)")
         }
     }
 
     /// Converts the manager's status into the dashboard's certificate status.
-    private static func certificateStatus(_ status: ACMECertificateStatus, issuing: Bool) -> CertificateStatus {
+    private static func certificateStatus(_ status: ACMECertificateStatus, issuing: Bool,
+                                          interimServed: Bool) -> CertificateStatus {
         let state: WebUI.ACMEStatus.State = issuing ? .issuing : (status.phase == .failed ? .failed : .valid)
         let acme = WebUI.ACMEStatus(state: state, validUntil: status.certificate?.notAfter,
                               nextRenewal: status.certificate == nil ? status.nextCheck : status.renewalTime,
                               lastError: status.lastError)
         let names = status.identifiers.map { ($0.type == "ip" ? "IP:" : "DNS:") + $0.value }
         guard let certificate = status.certificate else {
-            return CertificateStatus(subject: "(none yet)", issuer: "", subjectAlternativeNames: names,
+            let subject = interimServed ? "(not issued yet: the development CA's certificate is served)"
+                : "(not issued yet)"
+            return CertificateStatus(subject: subject, issuer: "", subjectAlternativeNames: names,
                                      notAfter: Date(timeIntervalSince1970: 0), source: .acme, acme: acme)
         }
         return CertificateStatus(subject: certificate.subject, issuer: certificate.issuer,
                                  subjectAlternativeNames: names, notAfter: certificate.notAfter, source: .acme,
-                                 acme: acme)
+                                 serialNumber: certificate.serialHex, acme: acme)
     }
 }
 

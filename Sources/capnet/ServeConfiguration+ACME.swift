@@ -1,3 +1,4 @@
+import Acme
 import NetStack
 import TLSEngine
 
@@ -47,8 +48,12 @@ struct ACMESettings {
     ]
 
     /// Reads the ACME options, or returns nil when ACME is off.
+    /// Let's Encrypt production's host, compared after URL parsing so that
+    /// an explicit port or a trailing dot cannot slip past the profile check.
+    static let letsEncryptProductionHost = "acme-v02.api.letsencrypt.org"
+
     static func parse(_ options: ParsedOptions, profile: ServeConfiguration.ServiceProfile,
-                      hasCertificateFile: Bool) throws -> ACMESettings? {
+                      hasCertificateFile: Bool, network: IPv4Network, gateway: IPv4Address?) throws -> ACMESettings? {
         let dnsServer = try options.value("dns-server").map(parseDNSServer)
         guard options.has("acme") || options.has("acme-directory") else {
             if let given = ["acme-ca-bundle", "acme-email", "acme-agree-tos", "acme-eab-kid", "acme-eab-hmac-key",
@@ -65,9 +70,26 @@ struct ACMESettings {
         guard directory.lowercased().hasPrefix("https://") else {
             throw UsageError("invalid --acme-directory '\(directory)': ACME directories are https:// URLs")
         }
-        if directory.lowercased().hasPrefix(letsEncryptProduction), profile != .production {
+        let target: HTTPSRequestTarget
+        do {
+            target = try HTTPSRequestTarget(url: directory)
+        } catch {
+            throw UsageError("invalid --acme-directory '\(directory)': \(error)")
+        }
+        if target.host == letsEncryptProductionHost, profile != .production {
             throw UsageError("--acme-directory names Let's Encrypt production, which requires --profile production "
                 + "(use the staging directory \(letsEncryptStaging) for tests)")
+        }
+        if let address = target.address {
+            try checkReachable(address, what: "the ACME directory host", network: network, gateway: gateway)
+        } else if dnsServer == nil {
+            let which = options.value("acme-directory") == nil ? "the default CA, Let's Encrypt staging," : "--acme-directory"
+            throw UsageError("\(which) names the host \(target.host), which the stack must resolve: give --dns-server IP "
+                + "(with --gateway IP for a server outside \(network.networkAddress)/\(network.prefixLength)), "
+                + "or an --acme-directory URL with an IPv4 address")
+        }
+        if let dnsServer {
+            try checkReachable(dnsServer.address, what: "--dns-server", network: network, gateway: gateway)
         }
         let keyID = options.value("acme-eab-kid")
         let macKey = options.value("acme-eab-hmac-key")
@@ -76,9 +98,11 @@ struct ACMESettings {
         }
         var contact: [String] = []
         for address in options.all("acme-email") {
-            let parts = address.split(separator: "@", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, ServeConfiguration.isHostName(String(parts[1])),
-                  !address.contains(where: { $0 == "," || $0 == " " || $0 == "?" }) else {
+            if address.lowercased().hasPrefix("mailto:") {
+                throw UsageError("invalid --acme-email '\(address)': give the bare address, such as ops@example.org "
+                    + "(capnet adds the mailto: itself)")
+            }
+            guard isMailAddress(address) else {
                 throw UsageError("invalid --acme-email '\(address)': expected one address such as ops@example.org")
             }
             contact.append("mailto:" + address)
@@ -86,6 +110,28 @@ struct ACMESettings {
         return ACMESettings(directoryURL: directory, caBundlePath: options.value("acme-ca-bundle"),
                             contact: contact, termsOfServiceAgreed: options.has("acme-agree-tos"),
                             externalAccountKeyID: keyID, externalAccountMACKey: macKey, dnsServer: dnsServer)
+    }
+
+    /// Rejects an off-subnet address when there is no gateway to reach it.
+    static func checkReachable(_ address: IPv4Address, what: String, network: IPv4Network,
+                               gateway: IPv4Address?) throws {
+        guard !network.contains(address), gateway == nil else { return }
+        throw UsageError("\(what) \(address) is outside the subnet \(network.networkAddress)/\(network.prefixLength), "
+            + "and there is no --gateway to reach it: "
+            + "give --gateway IP")
+    }
+
+    /// Accepts `local@domain` with an RFC 5322 dot-atom local part and an
+    /// LDH domain, which is what CAs accept in a mailto: contact.
+    static func isMailAddress(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, ServeConfiguration.isHostName(String(parts[1])), parts[1].contains(".") else {
+            return false
+        }
+        let local = parts[0]
+        let atomSymbols = Set("!#$%&'*+-/=?^_`{|}~")
+        return !local.isEmpty && local.count <= 64 && local.first != "." && local.last != "." && !local.contains("..")
+            && local.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || atomSymbols.contains($0)) }
     }
 
     /// Parses `IP` or `IP:PORT`, with port 53 by default.

@@ -80,8 +80,8 @@ struct ServeConfiguration {
                    help: "Write every received and sent frame to FILE: pcapng (with direction) when the name "
                        + "ends in .pcapng, else pcap with nanosecond timestamps. Flushed after every batch."),
         OptionSpec(name: "capture-tls-secrets", kind: .flag,
-                   help: "Embed the TLS secrets of the Web UI's connections in the --capture file "
-                       + "(pcapng only) as Decryption Secrets Blocks, so Wireshark decrypts it with no key file. "
+                   help: "Embed the TLS secrets of the Web UI's connections, and of those to the ACME CA, in the "
+                       + "--capture file (pcapng only) as Decryption Secrets Blocks, so Wireshark decrypts it with no key file. "
                        + "Anyone with the capture can then read the traffic. Default: off."),
         OptionSpec(name: "impair", kind: .value(placeholder: "SPEC"),
                    help: "Inject seeded faults into the frames the stack sends, as "
@@ -100,7 +100,9 @@ struct ServeConfiguration {
                    help: "Directory for everything that survives a restart: keys (mode 0600), certificates, "
                        + "the admin token and the development CA. Giving it turns on the Web UI over HTTPS."),
         OptionSpec(name: "domain", kind: .repeated(placeholder: "NAME"),
-                   help: "A DNS name the HTTPS certificate must cover, besides the stack's address."),
+                   help: "A DNS name the HTTPS certificate must cover. The development CA's certificate "
+                       + "covers the stack's address too; an ACME certificate covers the --domain names only, "
+                       + "or the address when none is given."),
         OptionSpec(name: "https-port", kind: .value(placeholder: "PORT"),
                    help: "TCP port of the Web UI over TLS. Default: 443."),
         OptionSpec(name: "http-port", kind: .value(placeholder: "PORT"),
@@ -253,7 +255,8 @@ struct ServeConfiguration {
             }
             self.profile = profile
         }
-        acme = try ACMESettings.parse(options, profile: profile, hasCertificateFile: certificatePath != nil)
+        acme = try ACMESettings.parse(options, profile: profile, hasCertificateFile: certificatePath != nil,
+                                      network: network, gateway: gateway)
         let webOptions = ["capture-tls-secrets", "domain", "https-port", "http-port", "cert", "key", "keylog", "profile",
                           "acme", "acme-directory", "dns-server"]
         if stateDirectory == nil, let given = webOptions.first(where: { options.has($0) }) {

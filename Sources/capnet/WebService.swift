@@ -32,10 +32,15 @@ final class WebService {
         let certificates: CertificateSource
         let certificateStatus: () -> CertificateStatus
         if let settings = configuration.acme {
+            // The development profile serves the development CA's certificate
+            // until the first ACME certificate arrives.
+            let interim = configuration.profile == .development
+                ? try Self.issueDevelopmentCertificate(configuration: configuration, stateDirectory: stateDirectory).0
+                : nil
             let service = try ACMECertificateService(
                 settings: settings, identifiers: Self.acmeIdentifiers(configuration), stateDirectory: stateDirectory,
                 profile: configuration.profile == .production ? .production : .development, interface: interface,
-                tcp: tcp, challengeBoard: challengeBoard, keyLog: keyLog, clock: clock)
+                tcp: tcp, challengeBoard: challengeBoard, keyLog: keyLog, interim: interim, clock: clock)
             acme = service
             certificates = service.certificates
             certificateStatus = { service.status }

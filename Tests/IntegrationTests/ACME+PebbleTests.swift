@@ -215,7 +215,10 @@ struct ACMEPebbleTests {
         let stack = try Self.startCapnet(lab, stateDirectory: directory.path + "/state", pebble: pebble,
                                          directoryURL: "https://\(Pebble.hostName):14000/dir",
                                          extra: ["--domain", "capnet.test", "--domain", "www.capnet.test",
-                                                 "--dns-server", dns, "--log-level", "debug"])
+                                                 "--dns-server", dns, "--profile", "production",
+                                                 "--log-level", "debug"])
+        // The production profile serves nothing until the ACME certificate arrives.
+        #expect(stack.log.contains("HTTPS handshakes fail until one is issued"))
         try stack.waitForOutput(containing: Self.issuedMarker, timeout: Self.issuanceTimeout)
         // Half of Pebble's nonces were rejected and retried with the fresh one.
         #expect(stack.log.contains("retrying after badNonce"))

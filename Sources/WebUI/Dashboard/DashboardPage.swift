@@ -138,9 +138,11 @@ struct DashboardPage {
 
     private func certificatesTable() -> String {
         HTML.table(id: "certificates",
-                   headers: ["Subject", "Issuer", "Names", "Not after", "Source", "ACME", "Next renewal", "Last error"],
+                   headers: ["Subject", "Issuer", "Serial", "Names", "Not after", "Source", "ACME", "Next renewal",
+                             "Last error"],
                    rows: snapshot.certificates.map {
-                       [$0.subject, $0.issuer, $0.subjectAlternativeNames.joined(separator: ", "), Self.date($0.notAfter),
+                       [$0.subject, $0.issuer, $0.serialNumber ?? "", $0.subjectAlternativeNames.joined(separator: ", "),
+                        Self.date($0.notAfter),
                         $0.source.rawValue, Self.acmeState($0.acme), $0.acme?.nextRenewal.map(Self.date) ?? "",
                         $0.acme?.lastError ?? ""]
                    }, empty: "No certificates")

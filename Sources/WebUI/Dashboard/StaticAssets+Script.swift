@@ -59,7 +59,8 @@ extension StaticAssets {
           c.congestionWindowBytes, c.bytesReceived, c.bytesSent]),
         "tls-sessions": s => s.tlsSessions.map(t => [t.remote, t.version, t.cipherSuite, t.group,
           t.serverName || "", t.alpn || "", t.resumed ? "yes" : "no"]),
-        "certificates": s => s.certificates.map(c => [c.subject, c.issuer, c.subjectAlternativeNames.join(", "),
+        "certificates": s => s.certificates.map(c => [c.subject, c.issuer, c.serialNumber || "",
+          c.subjectAlternativeNames.join(", "),
           c.notAfter, c.source, acme(c.acme), (c.acme && c.acme.nextRenewal) || "", (c.acme && c.acme.lastError) || ""]),
       };
 

@@ -92,13 +92,16 @@ public struct CertificateStatus: Codable, Hashable, Sendable {
     public var subjectAlternativeNames: [String]
     public var notAfter: Date
     public var source: Source
+    /// The serial number in hexadecimal, when known; it changes with each renewal.
+    public var serialNumber: String?
     /// Nil when ACME does not manage this certificate.
     public var acme: ACMEStatus?
 
     public init(subject: String, issuer: String, subjectAlternativeNames: [String], notAfter: Date,
-                source: Source, acme: ACMEStatus? = nil)
+                source: Source, serialNumber: String? = nil, acme: ACMEStatus? = nil)
     {
         self.subject = subject
+        self.serialNumber = serialNumber
         self.issuer = issuer
         self.subjectAlternativeNames = subjectAlternativeNames
         self.notAfter = notAfter

@@ -60,7 +60,7 @@ struct ACMEOptionsTests {
         defer { lab.tearDown() }
         let directory = try TemporaryDirectory()
         let state = directory.path + "/state"
-        // Nothing listens on port 9 of the kernel side, which answers with RST.
+        // Nothing listens on port 9 of the kernel side, so the kernel resets the connection.
         let stack = try lab.startCapnet(Self.base(state) + ["--acme-directory", "https://192.0.2.1:9/dir"])
         try stack.waitForOutput(containing: "next ACME certificate check scheduled", timeout: 90)
         #expect(stack.log.contains("serving the development CA's certificate until one is issued"))

@@ -131,7 +131,8 @@ struct TCPLinuxPeerTests {
         var echoed: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         var shutDown = false
-        let result = try peer.run(python: script, startDelay: .milliseconds(300), tick: {
+        let result = try peer.run(python: script, startDelay: .milliseconds(300),
+                                  until: { socket?.isEndOfStream == true }, tick: {
             if socket == nil {
                 socket = try? peer.layer.connect(to: IPv4Endpoint(address: TCPLinuxPeer.namespaceAddress, port: 9000),
                                                  now: peer.clock.now())
@@ -254,7 +255,11 @@ final class TCPLinuxPeer {
 
     /// Runs `python` inside the namespace while pumping packets between the
     /// TUN device and the layer; `tick` runs after every pump turn.
-    func run(python: String, startDelay: Nanoseconds = .zero, tick: () -> Void) throws -> (status: Int32, output: String) {
+    /// Runs `python` in the namespace and drives the layer until the script
+    /// exits and `until` holds (data the kernel still sends after the script
+    /// closed its socket arrives meanwhile), or the time limit passes.
+    func run(python: String, startDelay: Nanoseconds = .zero, until: () -> Bool = { true },
+             tick: () -> Void) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         process.arguments = ["netns", "exec", namespace, "/usr/bin/python3", "-c", python]
@@ -267,7 +272,7 @@ final class TCPLinuxPeer {
         let tickStart = started + startDelay
         var output = TunOutput(fd: fd, lossRate: lossRate, drops: outputDrops)
         var packet = [UInt8](repeating: 0, count: 65536)
-        while process.isRunning || layer.nextDeadline.map({ $0 <= clock.now() }) == true {
+        while process.isRunning || !until() || layer.nextDeadline.map({ $0 <= clock.now() }) == true {
             if clock.now() - started > Self.timeLimit {
                 kill(process.processIdentifier, SIGKILL)  // SIGTERM is blocked in children of the test runner.
                 break
@@ -280,7 +285,7 @@ final class TCPLinuxPeer {
             }
             if clock.now() >= tickStart { tick() }
             layer.poll(now: clock.now(), output: &output)
-            if !process.isRunning { break }
+            if !process.isRunning && until() { break }
 
             // Wait for a packet or the next timer, at most 10 ms.
             var waitMilliseconds: Int32 = 10

@@ -347,10 +347,19 @@ extension TCPConnection {
     /// Receive window to offer: free space in the receive buffer (grown first
     /// while the budget allows), held back by receiver SWS avoidance
     /// (RFC 9293 §3.8.6.2.2). Never more than memory that exists.
+    ///
+    /// The buffer doubles when it is more than half full, or when a whole
+    /// buffer's worth of data arrived since it last grew: a bulk flow that the
+    /// application drains every turn never fills the buffer, yet its window
+    /// bounds the peer's rate to window / RTT.
     mutating func advertisableWindow(environment: inout TCPEnvironment) -> Int {
-        if receiveBuffer.capacity < receiveBuffer.maximumCapacity
-            && receiveBuffer.freeSpace < receiveBuffer.capacity / 2 + receiveMSS {
-            receiveBuffer.grow(toAtLeast: receiveBuffer.capacity * 2, budget: &environment.budget)
+        if receiveBuffer.capacity < receiveBuffer.maximumCapacity {
+            let filling = receiveBuffer.freeSpace < receiveBuffer.capacity / 2 + receiveMSS
+            let streaming = bytesReceived - bytesReceivedAtGrowth >= UInt64(max(receiveBuffer.capacity, 1))
+            if filling || streaming,
+               receiveBuffer.grow(toAtLeast: receiveBuffer.capacity * 2, budget: &environment.budget) {
+                bytesReceivedAtGrowth = bytesReceived
+            }
         }
         let free = receiveBuffer.freeSpace
         let newEdge = receiveNext + free

@@ -198,6 +198,8 @@ struct TCPConnection {
     /// `close` was called: received data is no longer wanted.
     var socketClosed = false
     var bytesReceived: UInt64 = 0
+    /// `bytesReceived` when the receive buffer last grew.
+    var bytesReceivedAtGrowth: UInt64 = 0
     var bytesSent: UInt64 = 0
     var segmentsRetransmitted: UInt64 = 0
 

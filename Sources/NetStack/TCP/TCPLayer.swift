@@ -12,7 +12,12 @@ struct TCPConnectionID: Hashable {
 }
 
 /// One connection slot: the state machine and who refers to it.
-struct TCPConnectionEntry {
+///
+/// A class, so that `entries[id]?.field` reads one field through a
+/// reference. With a struct, Dictionary's getter copies the whole entry
+/// (the connection and its buffers' references) on every such read, several
+/// times per segment: that copying was 14 % of the CPU of a bulk receive.
+final class TCPConnectionEntry {
     var connection: TCPConnection
     /// The listener port for passive opens, until `accept` hands it out.
     var listenerPort: UInt16?
@@ -20,6 +25,13 @@ struct TCPConnectionEntry {
     var socketOwned: Bool
     /// Counted in the listener's SYN queue (still SYN-RECEIVED).
     var inSynQueue: Bool
+
+    init(connection: TCPConnection, listenerPort: UInt16?, socketOwned: Bool, inSynQueue: Bool) {
+        self.connection = connection
+        self.listenerPort = listenerPort
+        self.socketOwned = socketOwned
+        self.inSynQueue = inSynQueue
+    }
 }
 
 /// One listening port (RFC 9293 LISTEN) with its bounds.
@@ -134,14 +146,15 @@ public final class TCPLayer: IPv4TransportHandler {
 
     private func dispatch<Sink: TCPSegmentSink>(_ header: TCPHeaderRepr, payload: UnsafeRawBufferPointer,
                                                 tuple: TCPFourTuple, now: Instant, sink: inout Sink) {
-        if let id = table[tuple] {
+        // One lookup per segment: the entry is a class, so the calls below
+        // change it in place.
+        if let id = table[tuple], let entry = entries[id] {
             // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reopen a connection in
             // TIME-WAIT when its sequence number is beyond the old one.
-            if entries[id]?.connection.state == .timeWait, header.flags.contains(.syn),
-               !header.flags.contains(.ack), let receiveNext = entries[id]?.connection.receiveNext,
-               header.sequenceNumber > receiveNext, listeners[tuple.local.port] != nil {
+            if entry.connection.state == .timeWait, header.flags.contains(.syn), !header.flags.contains(.ack),
+               header.sequenceNumber > entry.connection.receiveNext, listeners[tuple.local.port] != nil {
                 removeConnection(id)
-            } else if completesHandshakeIntoFullBacklog(id, header) {
+            } else if completesHandshakeIntoFullBacklog(entry, header) {
                 // As Linux does with tcp_abort_on_overflow off: the ACK is dropped and
                 // the connection stays in SYN-RECEIVED, so the peer's next ACK or
                 // retransmission completes it once `accept` has made room. A full
@@ -149,9 +162,9 @@ public final class TCPLayer: IPv4TransportHandler {
                 environment.counters.count(.acceptBacklogFull)
                 return
             } else {
-                entries[id]?.connection.process(header, payload: payload, now: now, environment: &environment, sink: &sink)
-                entries[id]?.connection.transmit(now: now, environment: &environment, sink: &sink)
-                afterEvent(id)
+                entry.connection.process(header, payload: payload, now: now, environment: &environment, sink: &sink)
+                entry.connection.transmit(now: now, environment: &environment, sink: &sink)
+                afterEvent(id, entry)
                 return
             }
         }
@@ -164,10 +177,10 @@ public final class TCPLayer: IPv4TransportHandler {
 
     /// Returns whether `header` would move a SYN-RECEIVED connection to
     /// ESTABLISHED while its listener's accept queue has no room for it.
-    func completesHandshakeIntoFullBacklog(_ id: TCPConnectionID, _ header: TCPHeaderRepr) -> Bool {
-        guard entries[id]?.inSynQueue == true, entries[id]?.connection.state == .synReceived,
+    func completesHandshakeIntoFullBacklog(_ entry: TCPConnectionEntry, _ header: TCPHeaderRepr) -> Bool {
+        guard entry.inSynQueue, entry.connection.state == .synReceived,
               header.flags.contains(.ack), !header.flags.contains(.rst), !header.flags.contains(.syn),
-              let port = entries[id]?.listenerPort else { return false }
+              let port = entry.listenerPort else { return false }
         return isAcceptQueueFull(port: port)
     }
 
@@ -203,34 +216,37 @@ public final class TCPLayer: IPv4TransportHandler {
 
     /// Moves a connection between queues after an event and removes it when finished.
     func afterEvent(_ id: TCPConnectionID) {
-        // Read single fields: copying the whole entry would retain both buffers per segment.
-        guard let state = entries[id]?.connection.state,
-              let inSynQueue = entries[id]?.inSynQueue,
-              let socketOwned = entries[id]?.socketOwned else { return }
-        let listenerPort = entries[id]?.listenerPort
+        guard let entry = entries[id] else { return }
+        afterEvent(id, entry)
+    }
 
-        if inSynQueue && state != .synReceived {
-            entries[id]?.inSynQueue = false
+    func afterEvent(_ id: TCPConnectionID, _ entry: TCPConnectionEntry) {
+        let state = entry.connection.state
+        let socketOwned = entry.socketOwned
+        let listenerPort = entry.listenerPort
+
+        if entry.inSynQueue && state != .synReceived {
+            entry.inSynQueue = false
             if let port = listenerPort { listeners[port]?.synQueueCount -= 1 }
             if state != .closed, let port = listenerPort {
                 if let listener = listeners[port], listener.acceptQueue.count < listener.acceptBacklog {
                     listeners[port]?.acceptQueue.append(id)
                 } else {
                     environment.counters.count(.acceptBacklogFull)
-                    entries[id]?.connection.abort(reason: .resourceLimit)
+                    entry.connection.abort(reason: .resourceLimit)
                     pendingTransmit.insert(id)
                     return
                 }
             }
         }
 
-        if state == .timeWait && !socketOwned && (entries[id]?.connection.receiveBuffer.capacity ?? 0) > 0 {
+        if state == .timeWait && !socketOwned && entry.connection.receiveBuffer.capacity > 0 {
             // Nothing is left to send or read: TIME-WAIT keeps only the sequence numbers.
-            entries[id]?.connection.releaseBuffers(budget: &environment.budget)
+            entry.connection.releaseBuffers(budget: &environment.budget)
         }
 
-        if state == .closed, let local = entries[id]?.connection.local, let remote = entries[id]?.connection.remote {
-            let tuple = TCPFourTuple(local: local, remote: remote)
+        if state == .closed {
+            let tuple = TCPFourTuple(local: entry.connection.local, remote: entry.connection.remote)
             if table[tuple] == id { table[tuple] = nil }
             if !socketOwned { removeConnection(id) }
         }
@@ -238,7 +254,7 @@ public final class TCPLayer: IPv4TransportHandler {
 
     /// Frees a connection's slot, buffers and queue places.
     func removeConnection(_ id: TCPConnectionID) {
-        guard var entry = entries.removeValue(forKey: id) else { return }
+        guard let entry = entries.removeValue(forKey: id) else { return }
         let tuple = TCPFourTuple(local: entry.connection.local, remote: entry.connection.remote)
         if table[tuple] == id { table[tuple] = nil }
         if let port = entry.listenerPort {

@@ -187,10 +187,28 @@ struct DashboardPage {
 
     // MARK: - Formatting
 
+    /// Formats `date` as RFC 3339 UTC with whole seconds, such as
+    /// 2026-12-04T23:49:00Z. Written out by hand: creating an
+    /// ISO8601DateFormatter per date took a quarter of the page's CPU.
     static func date(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let secondsPerDay: Int64 = 86_400
+        var days = seconds / secondsPerDay
+        var rest = seconds % secondsPerDay
+        if rest < 0 {
+            days -= 1
+            rest += secondsPerDay
+        }
+        let (year, month, day) = HTTPDate.civilDate(daysSinceEpoch: days)
+        let time = Int(rest)
+        return "\(digits(year, 4))-\(digits(month, 2))-\(digits(day, 2))T"
+            + "\(digits(time / 3600, 2)):\(digits(time / 60 % 60, 2)):\(digits(time % 60, 2))Z"
+    }
+
+    /// `value` in decimal, left-padded with zeros to `width` digits.
+    private static func digits(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 
     static func duration(_ seconds: Double) -> String {

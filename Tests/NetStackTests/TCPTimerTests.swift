@@ -45,7 +45,8 @@ import Testing
 
     @Test func retransmissionTimeoutBacksOff() {
         // RFC 6298 §5.5: each expiry doubles the RTO (1 s, 2 s, 4 s, 8 s).
-        let script = TCPScript(timestamps: false)
+        // Tail loss probes would add a segment before the first RTO.
+        let script = TCPScript(timestamps: false) { $0.enableTailLossProbe = false }
         script.handshake()
         _ = Self.write(script.socket, Array("ping".utf8))
         let first = script.peer.pollDue()
@@ -59,7 +60,7 @@ import Testing
 
     @Test func karnsRuleSkipsRetransmittedSamples() {
         // RFC 6298 §3 (Karn): an ACK for retransmitted data gives no RTT sample.
-        let script = TCPScript(timestamps: false)
+        let script = TCPScript(timestamps: false) { $0.enableTailLossProbe = false }
         script.handshake()
         // The SYN-ACK was answered at once: the first sample is 0 ms.
         let beforeRTT = script.socket?.info?.smoothedRTT
@@ -80,6 +81,55 @@ import Testing
         script.send(script.segment(.ack))
         // RFC 6298 §2.3: SRTT = 7/8 * 0 ms + 1/8 * 300 ms.
         #expect(script.socket?.info?.smoothedRTT == .microseconds(37_500))
+    }
+
+    @Test func tailLossProbeResendsLastSegment() {
+        // RFC 8985 §7.2: with one segment in flight the probe timeout is
+        // 2 * SRTT + 200 ms (SRTT is 0 after an instant handshake), well
+        // before the 1 s RTO, and §7.3: with no new data the last segment goes again.
+        let script = TCPScript(timestamps: false)
+        script.handshake()
+        _ = Self.write(script.socket, Array("ping".utf8))
+        let first = script.peer.pollDue()
+        #expect(first.count == 1)
+        let probe = script.advance(by: .milliseconds(500))
+        #expect(probe.count == 1)
+        #expect(probe.first?.header.sequenceNumber == first.first?.header.sequenceNumber)
+        #expect(probe.first?.payload == Array("ping".utf8))
+        if let sent = first.first?.time, let probed = probe.first?.time {
+            #expect(probed - sent == .milliseconds(201))
+        }
+        #expect(script.layer.counters.tailLossProbes == 1)
+        #expect(script.layer.counters.retransmissionTimeouts == 0)
+        // One probe per tail: the RTO, restarted by the probe, comes next.
+        let later = script.advance(by: .milliseconds(1500))
+        #expect(later.count == 1)
+        #expect(script.layer.counters.tailLossProbes == 1)
+        #expect(script.layer.counters.retransmissionTimeouts == 1)
+    }
+
+    @Test func tailLossProbeSendsNewDataFirst() {
+        // RFC 8985 §7.3: unsent data that the peer's window admits is the
+        // probe, although the congestion window holds it back.
+        let script = TCPScript(timestamps: false)
+        script.handshake()
+        _ = Self.write(script.socket, [UInt8](repeating: 7, count: 40_000))
+        let flight = script.peer.pollDue()
+        #expect(!flight.isEmpty)
+        let flightEnd = flight.last.map { $0.header.sequenceNumber + $0.payload.count }
+        let probe = script.advance(by: .milliseconds(100))
+        #expect(probe.count == 1)
+        #expect(probe.first?.header.sequenceNumber == flightEnd)
+        #expect(script.layer.counters.tailLossProbes == 1)
+    }
+
+    @Test func noTailLossProbeWithoutSack() {
+        let script = TCPScript(timestamps: false) { $0.enableSack = false }
+        script.handshake()
+        _ = Self.write(script.socket, Array("ping".utf8))
+        script.peer.pollDue()
+        #expect(script.advance(by: .milliseconds(900)).isEmpty)
+        #expect(script.layer.counters.tailLossProbes == 0)
     }
 
     @Test func delayedAckWaitsThenAcksEverySecondSegment() {

@@ -106,6 +106,10 @@ public struct TCPConfiguration {
     public var enableTimestamps = true
     public var enableSack = true
     public var enableSynCookies = true
+    /// Tail loss probes (RFC 8985 §7) on connections with SACK: a segment
+    /// sent two smoothed RTTs after the last ACK when data is still in
+    /// flight, so a lost tail is repaired by fast recovery instead of an RTO.
+    public var enableTailLossProbe = true
 
     public init(localAddress: IPv4Address, mtu: Int, isnHash: any TCPKeyedHash) {
         self.localAddress = localAddress

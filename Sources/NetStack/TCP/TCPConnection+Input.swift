@@ -362,10 +362,13 @@ extension TCPConnection {
 
         // RFC 6298 §5.2 and §5.3.
         retransmitCount = 0
+        tailLossProbeOutstanding = false
         if sendUnacknowledged == sendMax {
             retransmitDeadline = nil
+            tailLossProbeDeadline = nil
         } else {
             retransmitDeadline = now + rtt.rto
+            armTailLossProbe(now: now)
         }
 
         if inRecovery {
@@ -402,6 +405,7 @@ extension TCPConnection {
         guard sendUnacknowledged >= recoveryPoint else { return }
         environment.counters.fastRetransmits += 1
         inRecovery = true
+        tailLossProbeDeadline = nil
         recoveryPoint = sendMax
         congestion.onCongestionEvent(flightSize: flightSize)
         if !sackEnabled {

@@ -20,6 +20,10 @@ extension TCPConnection {
             retransmitDeadline = nil
             onRetransmitTimeout(now: now, environment: &environment)
         }
+        if let deadline = tailLossProbeDeadline, deadline <= now {
+            tailLossProbeDeadline = nil
+            tailLossProbePending = true
+        }
         if let deadline = persistDeadline, deadline <= now {
             // RFC 9293 §3.8.6.1: probe the zero window; the interval backs off.
             probePending = true
@@ -71,6 +75,9 @@ extension TCPConnection {
                 return
             }
             environment.counters.retransmissionTimeouts += 1
+            tailLossProbeDeadline = nil
+            tailLossProbePending = false
+            tailLossProbeOutstanding = false
             congestion.onRetransmitTimeout(flightSize: flightSize)
             inRecovery = false
             recoveryPoint = sendMax
@@ -209,7 +216,13 @@ extension TCPConnection {
             sendProbe(now: now, environment: &environment, sink: &sink)
         }
 
+        if tailLossProbePending {
+            tailLossProbePending = false
+            sendTailLossProbe(payloadLimit: payloadLimit, now: now, environment: &environment, sink: &sink)
+        }
+
         var sent = 0
+        var sentNewData = false
         while sent < Self.maximumSegmentsPerTransmit {
             let usable: Int
             if inRecovery && sackEnabled {
@@ -250,10 +263,58 @@ extension TCPConnection {
                     break  // Nagle (RFC 9293 §3.7.4): one small segment in flight at a time.
                 }
             }
+            let isNewData = sendNext >= sendMax
             sendSegment(at: sendNext, length: length, now: now, environment: &environment, sink: &sink)
             sent += 1
+            if isNewData { sentNewData = true }
         }
         updatePersistTimer(now: now)
+        // RFC 8985 §7.2: new data restarts the probe timer.
+        if sentNewData { armTailLossProbe(now: now) }
+    }
+
+    /// RFC 8985 §7.2: schedules a tail loss probe at two smoothed RTTs (plus
+    /// a worst-case delayed ACK when one segment is in flight), while data is
+    /// in flight with SACK, outside recovery and with no probe unanswered.
+    /// A probe that would come after the RTO is not scheduled.
+    mutating func armTailLossProbe(now: Instant) {
+        tailLossProbeDeadline = nil
+        // Not while going back after an RTO (SND.NXT below SND.MAX): a probe
+        // of the tail would skip the data being sent again.
+        guard settings.enableTailLossProbe, sackEnabled, !tailLossProbeOutstanding, !inRecovery,
+              retransmitCount == 0, persistDeadline == nil, sendMax > sendUnacknowledged, sendNext == sendMax,
+              let smoothed = rtt.smoothedRTT, let retransmit = retransmitDeadline else { return }
+        var timeout = Nanoseconds(max(2 * smoothed.value, TCPRTTEstimator.granularity.value))
+        if flightSize <= sendMSS { timeout = timeout + Self.worstCaseDelayedAck }
+        let deadline = now + timeout
+        if deadline < retransmit { tailLossProbeDeadline = deadline }
+    }
+
+    /// WCDelAckT of RFC 8985 §7.2: the longest a receiver is expected to delay an ACK.
+    static let worstCaseDelayedAck = Nanoseconds.milliseconds(200)
+
+    /// RFC 8985 §7.3: one new segment if the peer's window takes it, else the
+    /// last segment sent again. Either draws an ACK whose SACK blocks start
+    /// fast recovery for a lost tail. The RTO restarts from the probe.
+    // NOTE: §7.4's detection of a loss repaired by the probe alone (which
+    // should reduce the congestion window) is not implemented.
+    private mutating func sendTailLossProbe<Sink: TCPSegmentSink>(payloadLimit: Int, now: Instant,
+                                                                  environment: inout TCPEnvironment,
+                                                                  sink: inout Sink) {
+        guard sendMax > sendUnacknowledged, sendNext == sendMax, !inRecovery else { return }
+        let unsent = max(dataEnd - sendNext, 0)
+        let length = min(unsent, payloadLimit)
+        if length > 0 && sendWindow - (sendNext - sendUnacknowledged) >= length {
+            sendSegment(at: sendNext, length: length, now: now, environment: &environment, sink: &sink)
+        } else {
+            // The last segment sent: data up to SND.MAX, with the FIN if it was sent.
+            let end = TCPSeq.min(sendMax, dataEnd)
+            let start = TCPSeq.max(sendUnacknowledged, end - payloadLimit)
+            sendSegment(at: start, length: max(end - start, 0), now: now, environment: &environment, sink: &sink)
+        }
+        environment.counters.tailLossProbes += 1
+        tailLossProbeOutstanding = true
+        retransmitDeadline = now + rtt.rto
     }
 
     /// The sequence number just past the queued data.

@@ -48,6 +48,7 @@ struct TCPConnectionSettings {
     var enableWindowScaling: Bool
     var enableTimestamps: Bool
     var enableSack: Bool
+    var enableTailLossProbe: Bool
     var congestionControl: TCPCongestionControlAlgorithm
     var timeWaitDuration: Nanoseconds
     var synRetries: Int
@@ -71,6 +72,7 @@ struct TCPConnectionSettings {
         enableWindowScaling = configuration.enableWindowScaling
         enableTimestamps = configuration.enableTimestamps
         enableSack = configuration.enableSack
+        enableTailLossProbe = configuration.enableTailLossProbe
         congestionControl = configuration.congestionControl
         timeWaitDuration = configuration.maximumSegmentLifetime * 2
         synRetries = configuration.synRetries
@@ -160,6 +162,11 @@ struct TCPConnection {
     var retransmitDeadline: Instant?
     var retransmitCount = 0
     var persistDeadline: Instant?
+    /// RFC 8985 §7: when the tail loss probe is due, whether it is to be sent
+    /// on the next transmit, and whether a probe waits for its ACK.
+    var tailLossProbeDeadline: Instant?
+    var tailLossProbePending = false
+    var tailLossProbeOutstanding = false
     var persistBackoff = 0
     var delayedAckDeadline: Instant?
     var timeWaitDeadline: Instant?
@@ -326,8 +333,10 @@ struct TCPConnection {
 
     /// The earliest timer.
     var nextDeadline: Instant? {
-        if ackNow || synPending || probePending || resetPending != nil || keepaliveProbePending { return .zero }
+        if ackNow || synPending || probePending || tailLossProbePending || resetPending != nil
+            || keepaliveProbePending { return .zero }
         var earliest = Self.earlier(retransmitDeadline, persistDeadline)
+        earliest = Self.earlier(earliest, tailLossProbeDeadline)
         earliest = Self.earlier(earliest, delayedAckDeadline)
         earliest = Self.earlier(earliest, timeWaitDeadline)
         earliest = Self.earlier(earliest, finWait2Deadline)

@@ -129,6 +129,8 @@ public struct TCPCounters: Sendable {
     public var retransmissionTimeouts: UInt64 = 0
     /// Entries into fast retransmit / fast recovery (RFC 5681 §3.2, RFC 6675 §5).
     public var fastRetransmits: UInt64 = 0
+    /// Tail loss probes sent (RFC 8985 §7.3).
+    public var tailLossProbes: UInt64 = 0
     public var activeOpens: UInt64 = 0
     public var passiveOpens: UInt64 = 0
     public var synCookiesSent: UInt64 = 0

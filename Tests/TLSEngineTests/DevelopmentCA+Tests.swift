@@ -39,7 +39,7 @@ final class DevelopmentCAFixture: @unchecked Sendable {
     func runTool(_ executable: String, _ arguments: [String],
                  timeout: TimeInterval = 15) throws -> (status: Int32?, output: String) {
         let outputPath = directory + "/tool-output-" + UUID().uuidString
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         let process = Process()

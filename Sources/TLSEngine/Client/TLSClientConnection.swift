@@ -5,7 +5,7 @@ import CapnetBase
 ///
 /// It verifies the server's chain and name with the configuration's trust
 /// store, offers no PSK and sends no early data.
-public final class TLSClientConnection {
+public final class TLSClientConnection: TLSEndpoint {
     static let log = Logger(.tls)
 
     let configuration: TLSClientConfiguration
@@ -49,6 +49,13 @@ public final class TLSClientConnection {
         return false
     }
 
+    public var hasFailed: Bool {
+        if case .failed = state { return true }
+        return false
+    }
+
+    static let peerRole = "server"
+
     /// Handshake messages that precede a key change and must end their record (RFC 8446 §5.1).
     static let keyChangeTypes: Set<HandshakeType> = [.serverHello, .finished, .keyUpdate]
 
@@ -60,39 +67,18 @@ public final class TLSClientConnection {
     }
 
     public func receive(_ bytes: [UInt8]) -> [TLSEvent] {
-        receive(bytes: bytes)
+        receiveRecords(bytes)
     }
 
     /// Feeds bytes straight from a receive buffer (a socket's or a TCP
     /// segment's) without an intermediate array; the bytes are copied once
     /// into the record layer.
     public func receive(_ bytes: UnsafeRawBufferPointer) -> [TLSEvent] {
-        receive(bytes: bytes)
-    }
-
-    private func receive<Bytes: Collection<UInt8>>(bytes: Bytes) -> [TLSEvent] {
-        if case .failed = state { return [] }
-        guard !wire.receivedCloseNotify else { return [] }
-        wire.records.append(bytes)
-        do {
-            while !wire.receivedCloseNotify, let content = try wire.nextContent(keyChangeTypes: Self.keyChangeTypes) {
-                try handle(content)
-                if case .failed = state { break }
-            }
-        } catch let error as TLSError {
-            fail(error)
-        } catch {
-            fail(TLSError(.internalError, "\(error)"))
-        }
-        defer { events.removeAll() }
-        return events
+        receiveRecords(bytes)
     }
 
     public func send(_ applicationData: [UInt8]) throws {
-        guard case .connected = state, !wire.sentCloseNotify else {
-            throw TLSError(.closed, "cannot send application data: connection not established or closed")
-        }
-        try wire.write(.applicationData, applicationData)
+        try sendApplicationData(applicationData)
     }
 
     /// Rotates the sending keys with a KeyUpdate (RFC 8446 §4.6.3), asking the
@@ -114,32 +100,12 @@ public final class TLSClientConnection {
 
     /// Sends close_notify (RFC 8446 §6.1); no application data is sent after it.
     public func close() {
-        if case .failed = state { return }
-        wire.sendCloseNotify()
+        sendCloseNotify()
     }
 
     // MARK: Records
 
-    private func handle(_ content: RecordConnection.Content) throws {
-        switch content {
-        case .applicationData(let data):
-            guard case .connected = state else {
-                throw TLSError(.unexpectedMessage, "application_data before the server Finished")
-            }
-            events.append(.applicationData(data))
-        case .closeNotify:
-            events.append(.closeNotifyReceived)
-        case .ignoredAlert:
-            break
-        case .handshake(let messages):
-            for message in messages {
-                try handleHandshake(message)
-                if case .failed = state { return }
-            }
-        }
-    }
-
-    private func handleHandshake(_ message: HandshakeReassembler.Message) throws {
+    func handleHandshake(_ message: HandshakeReassembler.Message) throws {
         switch state {
         case .expectServerHello(let retried):
             guard message.type == .serverHello else {

@@ -12,7 +12,7 @@ import CLibCrypto
 /// yet. The server's first flight is about the size of its certificate chain
 /// plus 1 KiB (an estimate for P-256 and RSA-2048 chains), and application data
 /// the owner sends stays there until it calls `takeOutput()`. Received application data is handed out in events, not kept.
-public final class TLSServerConnection {
+public final class TLSServerConnection: TLSEndpoint {
     static let log = Logger(.tls)
 
     let configuration: TLSServerConfiguration
@@ -42,6 +42,8 @@ public final class TLSServerConnection {
         return false
     }
 
+    static let peerRole = "client"
+
     /// Whether there are bytes to send.
     public var hasOutput: Bool { !wire.output.isEmpty }
 
@@ -55,40 +57,19 @@ public final class TLSServerConnection {
     /// After a `.failed` event the connection takes no more input; the alert
     /// it queued is in `takeOutput()`.
     public func receive(_ bytes: [UInt8]) -> [TLSEvent] {
-        receive(bytes: bytes)
+        receiveRecords(bytes)
     }
 
     /// Feeds bytes straight from a receive buffer (a socket's or a TCP
     /// segment's) without an intermediate array; the bytes are copied once
     /// into the record layer.
     public func receive(_ bytes: UnsafeRawBufferPointer) -> [TLSEvent] {
-        receive(bytes: bytes)
-    }
-
-    private func receive<Bytes: Collection<UInt8>>(bytes: Bytes) -> [TLSEvent] {
-        if case .failed = state { return [] }
-        guard !wire.receivedCloseNotify else { return [] }
-        wire.records.append(bytes)
-        do {
-            while !wire.receivedCloseNotify, let content = try wire.nextContent(keyChangeTypes: Self.keyChangeTypes) {
-                try handle(content)
-                if case .failed = state { break }
-            }
-        } catch let error as TLSError {
-            fail(error)
-        } catch {
-            fail(TLSError(.internalError, "\(error)"))
-        }
-        defer { events.removeAll() }
-        return events
+        receiveRecords(bytes)
     }
 
     /// Sends application data; only after the handshake completed.
     public func send(_ applicationData: [UInt8]) throws {
-        guard case .connected = state, !wire.sentCloseNotify else {
-            throw TLSError(.closed, "cannot send application data: connection not established or closed")
-        }
-        try wire.write(.applicationData, applicationData)
+        try sendApplicationData(applicationData)
     }
 
     /// Rotates the sending keys with a KeyUpdate (RFC 8446 §4.6.3), asking the
@@ -103,32 +84,12 @@ public final class TLSServerConnection {
 
     /// Sends close_notify (RFC 8446 §6.1); no application data is sent after it.
     public func close() {
-        if case .failed = state { return }
-        wire.sendCloseNotify()
+        sendCloseNotify()
     }
 
     // MARK: Records
 
-    private func handle(_ content: RecordConnection.Content) throws {
-        switch content {
-        case .applicationData(let data):
-            guard case .connected = state else {
-                throw TLSError(.unexpectedMessage, "application_data before the client Finished")
-            }
-            events.append(.applicationData(data))
-        case .closeNotify:
-            events.append(.closeNotifyReceived)
-        case .ignoredAlert:
-            break
-        case .handshake(let messages):
-            for message in messages {
-                try handleHandshake(message)
-                if case .failed = state { return }
-            }
-        }
-    }
-
-    private func handleHandshake(_ message: HandshakeReassembler.Message) throws {
+    func handleHandshake(_ message: HandshakeReassembler.Message) throws {
         switch state {
         case .expectClientHello:
             guard message.type == .clientHello else {

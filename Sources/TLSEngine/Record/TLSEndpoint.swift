@@ -1,7 +1,7 @@
-/// What the client and server connections share above the record layer:
-/// feeding received bytes through `RecordConnection`, dispatching its
-/// content, sending application data and close_notify. Each side supplies
-/// its handshake state machine through `handleHandshake` and `fail`.
+/// The part of a TLS connection that client and server share above the
+/// record layer: received bytes through `RecordConnection`, dispatch of its
+/// content, application data out and close_notify. Each side supplies its
+/// handshake state machine through `handleHandshake` and `fail`.
 protocol TLSEndpoint: AnyObject {
     var wire: RecordConnection { get set }
     var events: [TLSEvent] { get set }
@@ -9,7 +9,7 @@ protocol TLSEndpoint: AnyObject {
     var isEstablished: Bool { get }
     var hasFailed: Bool { get }
     /// Handshake messages that precede a key change and must end their
-    /// record (RFC 8446 §5.1); they differ by direction.
+    /// record (RFC 8446 §5.1). They differ by direction.
     static var keyChangeTypes: Set<HandshakeType> { get }
     /// "client" or "server": the peer, for error messages.
     static var peerRole: String { get }
@@ -60,7 +60,7 @@ extension TLSEndpoint {
         }
     }
 
-    /// Seals application data into records; only after the handshake and before close_notify.
+    /// Seals application data into records, after the handshake and before close_notify only.
     func sendApplicationData(_ applicationData: [UInt8]) throws {
         guard isEstablished, !wire.sentCloseNotify else {
             throw TLSError(.closed, "cannot send application data: connection not established or closed")

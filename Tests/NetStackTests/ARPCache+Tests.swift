@@ -17,14 +17,44 @@ import Testing
         return ARPCache(configuration: configuration)
     }
 
-    @Test func insertedEntryExpiresAfterLifetime() {
+    @Test func unusedEntryExpiresAfterLifetime() {
         var cache = Self.cache { $0.entryLifetime = .seconds(60) }
         cache.insert(Self.host, hardwareAddress: Self.mac, now: Self.start)
-        #expect(cache.lookup(Self.host, now: Self.start + .seconds(59)) == Self.mac)
         #expect(cache.lookup(Self.host, now: Self.start + .seconds(60)) == nil)
         cache.poll(now: Self.start + .seconds(60), sendRequest: { _ in Issue.record("no request expected") },
                    dropFrame: { _ in Issue.record("no frame expected") })
         #expect(cache.count == 0)
+    }
+
+    /// A mapping in use stays usable past its lifetime while requests
+    /// refresh it (RFC 1122 §2.3.2.1 polling), so traffic never queues.
+    @Test func usedEntryIsRefreshedWithoutGap() {
+        var cache = Self.cache { $0.entryLifetime = .seconds(60) }
+        cache.insert(Self.host, hardwareAddress: Self.mac, now: Self.start)
+        #expect(cache.lookup(Self.host, now: Self.start + .seconds(30)) == Self.mac)
+        var requests: [IPv4Address] = []
+        cache.poll(now: Self.start + .seconds(60), sendRequest: { requests.append($0) },
+                   dropFrame: { _ in Issue.record("no frame expected") })
+        #expect(requests == [Self.host])
+        #expect(cache.lookup(Self.host, now: Self.start + .seconds(60)) == Self.mac)
+        // The reply renews the mapping for another lifetime.
+        #expect(cache.merge(Self.host, hardwareAddress: Self.mac, now: Self.start + .seconds(60)) == [])
+        #expect(cache.nextDeadline == Self.start + .seconds(120))
+    }
+
+    @Test func refreshWithoutReplyRemovesEntry() {
+        var cache = Self.cache { $0.entryLifetime = .seconds(60) }
+        cache.insert(Self.host, hardwareAddress: Self.mac, now: Self.start)
+        _ = cache.lookup(Self.host, now: Self.start)
+        var requests = 0
+        for second in 60...63 {
+            cache.poll(now: Self.start + .seconds(Int64(second)), sendRequest: { _ in requests += 1 },
+                       dropFrame: { _ in Issue.record("no frame expected") })
+        }
+        // RFC 1122 §2.3.2.1: at most one request per second, three in all.
+        #expect(requests == 3)
+        #expect(cache.count == 0)
+        #expect(cache.lookup(Self.host, now: Self.start + .seconds(63)) == nil)
     }
 
     @Test func mergeNeedsExistingEntry() {

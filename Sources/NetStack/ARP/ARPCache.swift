@@ -7,9 +7,12 @@ import NIC
 /// hands back. It never reads packet bytes.
 public struct ARPCache {
     public struct Configuration: Sendable {
-        /// How long a resolved mapping is used before it is resolved again.
+        /// How long a resolved mapping is used before it is checked again.
         /// RFC 1122 §2.3.2.1 requires a timeout; Linux marks entries stale
         /// after 15–45 s (`base_reachable_time` 30 s) and 60 s is chosen here.
+        /// A mapping used in that time stays in use while ARP requests
+        /// refresh it (RFC 1122 §2.3.2.1 allows this kind of polling), so busy
+        /// traffic never waits for a new resolution; an unused one is removed.
         public var entryLifetime: Nanoseconds = .seconds(60)
         /// Entries in the table, resolved and incomplete together. When full, the
         /// resolved entry closest to expiry makes room; with none, resolution fails.
@@ -35,7 +38,10 @@ public struct ARPCache {
     }
 
     enum State {
-        case resolved(MACAddress, expires: Instant)
+        /// `used` records a lookup since the mapping was learned.
+        case resolved(MACAddress, expires: Instant, used: Bool)
+        /// Expired while in use: still used while requests ask for it again.
+        case refreshing(MACAddress, requestsSent: Int, nextRequest: Instant)
         case incomplete(requestsSent: Int, nextRequest: Instant, pending: [Frame])
     }
 
@@ -49,10 +55,18 @@ public struct ARPCache {
 
     public var count: Int { entries.count }
 
-    /// Returns the hardware address for `address` while its entry is resolved and not expired.
-    public func lookup(_ address: IPv4Address, now: Instant) -> MACAddress? {
-        guard case .resolved(let hardwareAddress, let expires)? = entries[address], now < expires else { return nil }
-        return hardwareAddress
+    /// Returns the hardware address for `address` while its entry is
+    /// resolved and not expired, or being refreshed, and marks it used.
+    public mutating func lookup(_ address: IPv4Address, now: Instant) -> MACAddress? {
+        switch entries[address] {
+        case .resolved(let hardwareAddress, let expires, let used)? where now < expires:
+            if !used { entries[address] = .resolved(hardwareAddress, expires: expires, used: true) }
+            return hardwareAddress
+        case .refreshing(let hardwareAddress, _, _)?:
+            return hardwareAddress
+        default:
+            return nil
+        }
     }
 
     /// Queues `frame` until `address` resolves. Returns true when the caller
@@ -85,7 +99,7 @@ public struct ARPCache {
     /// when there is no entry, so the caller leaves the merge flag false.
     public mutating func merge(_ address: IPv4Address, hardwareAddress: MACAddress, now: Instant) -> [Frame]? {
         guard let state = entries[address] else { return nil }
-        entries[address] = .resolved(hardwareAddress, expires: now + configuration.entryLifetime)
+        entries[address] = .resolved(hardwareAddress, expires: now + configuration.entryLifetime, used: false)
         guard case .incomplete(_, _, let pending) = state else { return [] }
         pendingCount -= pending.count
         return pending
@@ -98,26 +112,41 @@ public struct ARPCache {
         if entries[address] == nil {
             guard makeRoom(now: now) else { return false }
         }
-        entries[address] = .resolved(hardwareAddress, expires: now + configuration.entryLifetime)
+        entries[address] = .resolved(hardwareAddress, expires: now + configuration.entryLifetime, used: false)
         return true
     }
 
     /// Runs the timers: retransmits requests through `sendRequest`, and when
     /// an address does not resolve after `maximumRequests` requests, removes
-    /// it and passes its waiting frames to `dropFrame`. Expired mappings are removed.
+    /// it and passes its waiting frames to `dropFrame`. An expired mapping
+    /// that was used is refreshed with requests, and removed when none is
+    /// answered; an unused one is removed at once.
     public mutating func poll(now: Instant, sendRequest: (IPv4Address) -> Void, dropFrame: (Frame) -> Void) {
         var due: [IPv4Address] = []
         for (address, state) in entries {
             switch state {
-            case .resolved(_, let expires) where expires <= now: due.append(address)
+            case .resolved(_, let expires, _) where expires <= now: due.append(address)
+            case .refreshing(_, _, let nextRequest) where nextRequest <= now: due.append(address)
             case .incomplete(_, let nextRequest, _) where nextRequest <= now: due.append(address)
             default: break
             }
         }
         for address in due {
             switch entries[address] {
-            case .resolved?:
+            case .resolved(let hardwareAddress, _, let used)?:
+                if used {
+                    entries[address] = .refreshing(hardwareAddress, requestsSent: 1,
+                                                   nextRequest: now + configuration.requestInterval)
+                    sendRequest(address)
+                } else {
+                    entries[address] = nil
+                }
+            case .refreshing(_, let requestsSent, _)? where requestsSent >= configuration.maximumRequests:
                 entries[address] = nil
+            case .refreshing(let hardwareAddress, let requestsSent, _)?:
+                entries[address] = .refreshing(hardwareAddress, requestsSent: requestsSent + 1,
+                                               nextRequest: now + configuration.requestInterval)
+                sendRequest(address)
             case .incomplete(let requestsSent, _, let pending)? where requestsSent >= configuration.maximumRequests:
                 entries[address] = nil
                 pendingCount -= pending.count
@@ -138,7 +167,8 @@ public struct ARPCache {
         for state in entries.values {
             let deadline: Instant
             switch state {
-            case .resolved(_, let expires): deadline = expires
+            case .resolved(_, let expires, _): deadline = expires
+            case .refreshing(_, _, let nextRequest): deadline = nextRequest
             case .incomplete(_, let nextRequest, _): deadline = nextRequest
             }
             if earliest == nil || deadline < earliest! { earliest = deadline }
@@ -157,9 +187,12 @@ public struct ARPCache {
     public func snapshot(now: Instant) -> [ARPTableEntry] {
         entries.map { address, state in
             switch state {
-            case .resolved(let hardwareAddress, let expires):
+            case .resolved(let hardwareAddress, let expires, _):
                 ARPTableEntry(address: address, hardwareAddress: hardwareAddress, state: .resolved,
                               expiresIn: expires - now, pendingFrames: 0)
+            case .refreshing(let hardwareAddress, _, let nextRequest):
+                ARPTableEntry(address: address, hardwareAddress: hardwareAddress, state: .resolved,
+                              expiresIn: nextRequest - now, pendingFrames: 0)
             case .incomplete(let requestsSent, let nextRequest, let pending):
                 ARPTableEntry(address: address, hardwareAddress: nil, state: .incomplete(requestsSent: requestsSent),
                               expiresIn: nextRequest - now, pendingFrames: pending.count)
@@ -173,7 +206,7 @@ public struct ARPCache {
         guard entries.count >= configuration.maximumEntries else { return true }
         var victim: (address: IPv4Address, expires: Instant)?
         for (address, state) in entries {
-            if case .resolved(_, let expires) = state, victim == nil || expires < victim!.expires {
+            if case .resolved(_, let expires, _) = state, victim == nil || expires < victim!.expires {
                 victim = (address, expires)
             }
         }

@@ -41,8 +41,8 @@ public final class CaptureDevice: FrameDevice {
     private var pcapng: PcapNGWriter?
     private var pcap: PcapDumpWriter?
     private var errorLogLimiter = LogRateLimiter(interval: .seconds(10), burst: 1)
-    /// Where a held inbound batch starts in the pcapng buffer, while it waits
-    /// for TLS secrets that processing it may produce (see `appendTLSKeyLog`).
+    /// The buffer position of a received batch held back for the TLS secrets
+    /// that processing it may produce (see `appendTLSKeyLog`).
     private var inboundMark: (position: Int, flushCount: Int)?
     private static let log = Logger(.nic)
 

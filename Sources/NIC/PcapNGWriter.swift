@@ -118,7 +118,7 @@ public final class PcapNGWriter {
     /// Bytes appended since the last flush: a position for
     /// `insertTLSKeyLog(_:at:)`, valid while `flushCount` is unchanged.
     public var bufferedByteCount: Int { used }
-    /// Flushes so far; a buffered position from before a flush is stale.
+    /// Flushes so far. A buffered position from before a flush is stale.
     public private(set) var flushCount = 0
 
     /// Inserts TLS key log lines as a DSB at buffered position `position`,

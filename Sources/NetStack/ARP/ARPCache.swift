@@ -12,7 +12,7 @@ public struct ARPCache {
         /// after 15–45 s (`base_reachable_time` 30 s) and 60 s is chosen here.
         /// A mapping used in that time stays in use while ARP requests
         /// refresh it (RFC 1122 §2.3.2.1 allows this kind of polling), so busy
-        /// traffic never waits for a new resolution; an unused one is removed.
+        /// traffic never waits for a new resolution. An unused one is removed.
         public var entryLifetime: Nanoseconds = .seconds(60)
         /// Entries in the table, resolved and incomplete together. When full, the
         /// resolved entry closest to expiry makes room; with none, resolution fails.
@@ -119,8 +119,8 @@ public struct ARPCache {
     /// Runs the timers: retransmits requests through `sendRequest`, and when
     /// an address does not resolve after `maximumRequests` requests, removes
     /// it and passes its waiting frames to `dropFrame`. An expired mapping
-    /// that was used is refreshed with requests, and removed when none is
-    /// answered; an unused one is removed at once.
+    /// that was used is refreshed with requests and removed when no reply
+    /// arrives. An unused one is removed at once.
     public mutating func poll(now: Instant, sendRequest: (IPv4Address) -> Void, dropFrame: (Frame) -> Void) {
         var due: [IPv4Address] = []
         for (address, state) in entries {

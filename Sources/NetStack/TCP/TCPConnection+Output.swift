@@ -410,9 +410,9 @@ extension TCPConnection {
     /// (RFC 9293 §3.8.6.2.2). Never more than memory that exists.
     ///
     /// The buffer doubles when it is more than half full, or when a whole
-    /// buffer's worth of data arrived since it last grew: a bulk flow that the
+    /// buffer's worth of data arrived since it last grew. A bulk flow that the
     /// application drains every turn never fills the buffer, yet its window
-    /// bounds the peer's rate to window / RTT.
+    /// still limits the peer's rate to window / RTT.
     mutating func advertisableWindow(environment: inout TCPEnvironment) -> Int {
         if receiveBuffer.capacity < receiveBuffer.maximumCapacity {
             let filling = receiveBuffer.freeSpace < receiveBuffer.capacity / 2 + receiveMSS

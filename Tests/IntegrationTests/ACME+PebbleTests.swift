@@ -26,7 +26,14 @@ struct ACMEPebbleTests {
         let tlsCertificate: String
         let process: ManagedProcess
 
-        init(lab: NamespaceLab, directory: String, environment: [String: String], dnsServer: String? = nil) throws {
+        /// External Account Binding key, as a CA hands it out (an arbitrary test value).
+        static let bindingKeyID = "capnet-test-kid"
+        static let bindingMACKey = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+
+        /// Starts Pebble; with `requireBinding`, accounts need the External
+        /// Account Binding key above.
+        init(lab: NamespaceLab, directory: String, environment: [String: String], dnsServer: String? = nil,
+             requireBinding: Bool = false) throws {
             self.lab = lab
             tlsCertificate = directory + "/pebble-tls.pem"
             let tlsKey = directory + "/pebble-tls.key"
@@ -42,7 +49,8 @@ struct ACMEPebbleTests {
                 // Unused: only http-01 is validated, and nothing listens on this port.
                 "tlsPort": 5001,
                 "ocspResponderURL": "",
-                "externalAccountBindingRequired": false,
+                "externalAccountBindingRequired": requireBinding,
+                "externalAccountMACKeys": requireBinding ? [Self.bindingKeyID: Self.bindingMACKey] : [:],
             ] as [String: Any]]
             let configPath = directory + "/pebble.json"
             try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
@@ -194,6 +202,8 @@ struct ACMEPebbleTests {
         #expect(try Self.servedCertificate(lab).serial == second.serial)
     }
 
+    /// Names resolved by the stack itself, half of all nonces rejected, an
+    /// External Account Binding required, and the production profile.
     @Test func dnsNamesWithNonceRejection() throws {
         let lab = try NamespaceLab(tag: "acmedns")
         defer { lab.tearDown() }
@@ -206,7 +216,7 @@ struct ACMEPebbleTests {
                                   "-defaultIPv4", NamespaceLab.stackAddress, "-defaultIPv6", ""],
                                  readyMarker: "Starting management server")
         let pebble = try Pebble(lab: lab, directory: directory.path,
-                                environment: ["PEBBLE_WFE_NONCEREJECT": "50"], dnsServer: dns)
+                                environment: ["PEBBLE_WFE_NONCEREJECT": "50"], dnsServer: dns, requireBinding: true)
 
         // The stack finds the CA by name, through its own DNS resolver.
         try lab.exec(["curl", "--silent", "--show-error", "--fail", "--max-time", "15",
@@ -216,6 +226,8 @@ struct ACMEPebbleTests {
                                          directoryURL: "https://\(Pebble.hostName):14000/dir",
                                          extra: ["--domain", "capnet.test", "--domain", "www.capnet.test",
                                                  "--dns-server", dns, "--profile", "production",
+                                                 "--acme-eab-kid", Pebble.bindingKeyID,
+                                                 "--acme-eab-hmac-key", Pebble.bindingMACKey,
                                                  "--log-level", "debug"])
         // The production profile serves nothing until the ACME certificate arrives.
         #expect(stack.log.contains("HTTPS handshakes fail until one is issued"))

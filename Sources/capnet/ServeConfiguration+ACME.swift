@@ -26,7 +26,8 @@ struct ACMESettings {
         OptionSpec(name: "acme", kind: .flag,
                    help: "Obtain and renew the HTTPS certificate from an ACME CA (RFC 8555), responding to http-01 "
                        + "on --http-port through the stack itself. The certificate covers every --domain, or the "
-                       + "stack's address when no --domain is given. Default CA: Let's Encrypt staging."),
+                       + "stack's address when no --domain is given. Default CA: Let's Encrypt staging, reached by "
+                       + "name, so it needs --dns-server (and --gateway for anything off the subnet)."),
         OptionSpec(name: "acme-directory", kind: .value(placeholder: "URL"),
                    help: "The ACME CA's directory URL, https only (implies --acme). The Let's Encrypt production "
                        + "directory is accepted only with --profile production. Default: \(letsEncryptStaging)."),
@@ -34,7 +35,8 @@ struct ACMESettings {
                    help: "PEM file of the root certificates that the ACME CA's HTTPS server must chain to. "
                        + "Default: the system bundle \(TrustStore.systemBundlePath)."),
         OptionSpec(name: "acme-email", kind: .repeated(placeholder: "ADDRESS"),
-                   help: "Contact address for the ACME account (sent as mailto:ADDRESS). Default: none."),
+                   help: "Contact address for the ACME account, given bare (capnet sends mailto:ADDRESS). "
+                       + "Default: none."),
         OptionSpec(name: "acme-agree-tos", kind: .flag,
                    help: "Agree to the ACME CA's terms of service. Required by CAs that publish terms, "
                        + "such as Let's Encrypt; read them first."),

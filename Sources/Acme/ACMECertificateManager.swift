@@ -34,7 +34,13 @@ public struct ACMECertificateStatus: Sendable {
 public final class ACMECertificateManager {
     public let client: ACMEClient
     public let store: ACMEStateStore
-    let certificateSigner: CertificateRequestSigner
+    /// The key of the installed certificate, and of the CSR when no
+    /// provider is set.
+    public private(set) var certificateSigner: CertificateRequestSigner
+    /// Makes a fresh key for each issuance, so a renewal also rotates the
+    /// key; nil reuses `certificateSigner`. After a successful issuance the
+    /// new key becomes `certificateSigner`.
+    public var certificateSignerProvider: (() throws -> CertificateRequestSigner)?
     static let log = Logger(.acme)
 
     /// Maximum wait between renewal checks, so that ARI window changes (for
@@ -166,11 +172,12 @@ public final class ACMECertificateManager {
     /// Issues a certificate for the configured identifiers and stores it.
     func issue(replacing replaced: String?) async throws {
         let configuration = client.configuration
-        let csr = try CertificateSigningRequest.build(identifiers: configuration.identifiers, signer: certificateSigner)
+        let signer = try certificateSignerProvider?() ?? certificateSigner
+        let csr = try CertificateSigningRequest.build(identifiers: configuration.identifiers, signer: signer)
         let issued = try await client.issueCertificate(identifiers: configuration.identifiers, csrDER: csr,
                                                        replaces: replaced)
         try ACMEChainVerifier.verify(chainPEM: issued.chainPEM, identifiers: configuration.identifiers,
-                                     subjectPublicKeyInfo: certificateSigner.subjectPublicKeyInfo,
+                                     subjectPublicKeyInfo: signer.subjectPublicKeyInfo,
                                      at: client.clock.now())
         let info = try CertificateInfo(chainPEM: issued.chainPEM)
         let record = ACMECertificateRecord(directoryURL: configuration.directoryURL,
@@ -181,6 +188,7 @@ public final class ACMECertificateManager {
                                                                                               notAfter: info.notAfter),
                                            renewalSource: .lifetimeFraction)
         try store.saveCertificate(record, chainPEM: issued.chainPEM)
+        certificateSigner = signer
         Self.log.notice("certificate issued", "serial=\(info.serialHex) not_after=\(info.notAfter)")
 
         // The new certificate's renewal information is read on the next run.

@@ -28,7 +28,10 @@ final class ACMECertificateService: @unchecked Sendable {
     }
 
     private let manager: ACMECertificateManager
-    private let certificateKey: VaultP256Signer
+    private let vault: KeyVault
+    /// Vault ids of certificate keys start with this; each issuance makes a new one.
+    static let certificateKeyPrefix = "acme-tls-server"
+
     private let identifiers: [ACMEIdentifier]
     /// Whether a development CA certificate is served until the first issuance.
     private let interimServed: Bool
@@ -48,8 +51,10 @@ final class ACMECertificateService: @unchecked Sendable {
         self.identifiers = identifiers
         certificates = CertificateSource(CertificateSource.Snapshot(defaultCertificate: interim))
         let vault = try KeyVault(storage: .directory(stateDirectory + "/keys"), profile: profile)
+        self.vault = vault
         let accountKey = try VaultP256Signer.loadOrGenerate(in: vault, id: "acme-account", purpose: .acmeAccount)
-        certificateKey = try VaultP256Signer.loadOrGenerate(in: vault, id: "acme-tls-server", purpose: .tlsServer)
+        let store = try ACMEStateStore(directory: stateDirectory + "/acme")
+        let certificateKey = try Self.currentCertificateKey(in: vault, chainPEM: try? store.loadChainPEM())
 
         var tls = TLSClientConfiguration(trustStore: try Self.trustStore(settings.caBundlePath))
         tls.keyLog = keyLog
@@ -70,8 +75,11 @@ final class ACMECertificateService: @unchecked Sendable {
                                               externalAccountBinding: binding, identifiers: identifiers)
         let client = ACMEClient(configuration: configuration, signer: accountKey, transport: transport,
                                 responder: ChallengeBoardResponder(board: challengeBoard), clock: SystemACMEClock())
-        let store = try ACMEStateStore(directory: stateDirectory + "/acme")
         manager = ACMECertificateManager(client: client, store: store, certificateSigner: certificateKey)
+        // A renewal also rotates the key (the old one is destroyed once the new chain serves).
+        manager.certificateSignerProvider = {
+            try VaultP256Signer(handle: vault.generate(.ecdsaP256, purpose: .tlsServer, id: Self.newCertificateKeyID(in: vault)))
+        }
         interimServed = interim != nil
         state = Mutex(State(status: Self.certificateStatus(manager.status, issuing: manager.status.phase != .valid,
                                                            interimServed: interimServed)))
@@ -136,12 +144,14 @@ final class ACMECertificateService: @unchecked Sendable {
                 do {
                     try install(chainPath: path)
                     log.notice("installed the new ACME certificate", "serial=\(result.certificate?.serialHex ?? "?") "
-                        + "not_after=\(result.certificate.map { "\($0.notAfter)" } ?? "?")")
+                        + "not_after=\(result.certificate.map { "\($0.notAfter)" } ?? "?") "
+                        + "key=\((manager.certificateSigner as? VaultP256Signer)?.handle.id ?? "?")")
                 } catch {
                     log.error("cannot install the issued certificate", "error=\(error)")
                 }
             }
             state.withLock { $0.status = Self.certificateStatus(result, issuing: false, interimServed: interimServed) }
+            destroyUnusedCertificateKeys()
             log.info("next ACME certificate check scheduled",
                      "state=\(result.phase.rawValue) next_check=\(result.nextCheck)")
             forced = await waitForNextRun(until: result.nextCheck)
@@ -162,12 +172,52 @@ final class ACMECertificateService: @unchecked Sendable {
         return false
     }
 
-    /// Loads the chain, pairs it with the vault key and swaps it in.
+    /// Loads the chain, pairs it with the manager's current key and swaps it in.
     private func install(chainPath: String) throws {
+        guard let key = manager.certificateSigner as? VaultP256Signer else {
+            throw UsageError("the ACME certificate key is not a vault key")
+        }
         let pem = try String(contentsOfFile: chainPath, encoding: .utf8)
-        let certified = try CertifiedKey(chain: try CertificateChain(pem: pem), key: certificateKey.handle)
+        let certified = try CertifiedKey(chain: try CertificateChain(pem: pem), key: key.handle)
         certificates.replace(with: CertificateSource.Snapshot(defaultCertificate: certified))
         hasACMECertificate.store(true, ordering: .relaxed)
+    }
+
+    /// Returns the certificate key that the stored chain certifies, or the
+    /// newest certificate key, or a new one.
+    static func currentCertificateKey(in vault: KeyVault, chainPEM: String?) throws -> VaultP256Signer {
+        let candidates = vault.list().filter {
+            $0.id.hasPrefix(certificateKeyPrefix) && $0.purpose == .tlsServer && $0.algorithm == .ecdsaP256
+        }
+        let handles = try candidates.map { try vault.handle(id: $0.id, purpose: .tlsServer) }
+        if let chainPEM, let chain = try? CertificateChain(pem: chainPEM),
+           let matching = handles.first(where: chain.leafMatches) {
+            return try VaultP256Signer(handle: matching)
+        }
+        if let newest = handles.last { return try VaultP256Signer(handle: newest) }
+        return try VaultP256Signer(handle: vault.generate(.ecdsaP256, purpose: .tlsServer, id: newCertificateKeyID(in: vault)))
+    }
+
+    /// A vault id that sorts after the existing certificate keys: the prefix and the time in milliseconds.
+    static func newCertificateKeyID(in vault: KeyVault) -> String {
+        var milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+        let existing = Set(vault.list().map(\.id))
+        while existing.contains("\(certificateKeyPrefix)-\(milliseconds)") { milliseconds += 1 }
+        return "\(certificateKeyPrefix)-\(milliseconds)"
+    }
+
+    /// Destroys certificate keys other than the one serving: the key a
+    /// renewal replaced, and one made for an issuance that failed.
+    private func destroyUnusedCertificateKeys() {
+        guard let current = (manager.certificateSigner as? VaultP256Signer)?.handle.id else { return }
+        for info in vault.list() where info.id.hasPrefix(Self.certificateKeyPrefix) && info.id != current {
+            do {
+                try vault.destroy(id: info.id)
+                log.info("destroyed an unused certificate key", "key=\(info.id)")
+            } catch {
+                log.warning("cannot destroy an unused certificate key", "key=\(info.id) error=\(error)")
+            }
+        }
     }
 
     private static func trustStore(_ bundlePath: String?) throws -> TrustStore {

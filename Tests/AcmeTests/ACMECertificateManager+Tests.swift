@@ -162,6 +162,47 @@ func makeTestCertificate(in directory: TemporaryDirectory, serial: String, days:
         #expect(ca.clock.current > start, "the retries backed off on the virtual clock")
     }
 
+    /// With a provider, each issuance signs the CSR with a fresh key, and the
+    /// chain is checked against that key, which then becomes the current one.
+    @Test func issuanceUsesProvidedKey() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ca = try ScriptedCA()
+        ca.scriptDirectory()
+        ca.scriptAccount()
+        let freshKey = try LibCryptoP256Key.generate(keyReference: "fresh")
+        let chain = try makeTestCertificate(in: directory, serial: "0x4004", leafKey: freshKey)
+        ca.scriptIssuance(chainPEM: chain, alternatePEM: chain)
+        let store = try ACMEStateStore(directory: directory.file("state"))
+        let manager = ACMECertificateManager(client: ca.client(), store: store, certificateSigner: ca.key)
+        manager.certificateSignerProvider = { freshKey }
+
+        let status = await manager.run()
+
+        #expect(status.phase == .valid, "\(status.lastError ?? "")")
+        #expect(manager.certificateSigner === freshKey)
+    }
+
+    /// A chain for another key than the CSR's is rejected and not stored.
+    @Test func chainForAnotherKeyIsRejected() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let ca = try ScriptedCA()
+        ca.scriptDirectory()
+        ca.scriptAccount()
+        let chain = try makeTestCertificate(in: directory, serial: "0x5005")
+        ca.scriptIssuance(chainPEM: chain, alternatePEM: chain)
+        let store = try ACMEStateStore(directory: directory.file("state"))
+        let manager = ACMECertificateManager(client: ca.client(), store: store, certificateSigner: ca.key)
+
+        let status = await manager.run()
+
+        #expect(status.phase == .failed)
+        #expect(status.lastError == "issued certificate rejected: the leaf certifies another public key than the one in our CSR")
+        #expect(try store.loadCertificate() == nil)
+        #expect(manager.certificateSigner === ca.key)
+    }
+
     @Test func unknownAccountRegistersAgain() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

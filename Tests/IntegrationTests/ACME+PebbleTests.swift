@@ -81,15 +81,18 @@ struct ACMEPebbleTests {
 
     /// Returns the issuer and serial of the certificate the stack presents,
     /// read by openssl s_client and openssl x509.
-    static func servedCertificate(_ lab: NamespaceLab, serverName: String? = nil) throws -> (issuer: String, serial: String) {
+    static func servedCertificate(_ lab: NamespaceLab, serverName: String? = nil)
+        throws -> (issuer: String, serial: String, publicKey: String)
+    {
         let name = serverName.map { " -servername \($0)" } ?? ""
         let output = try lab.exec(["bash", "-c", "openssl s_client -connect \(NamespaceLab.stackAddress):443\(name) "
-            + "</dev/null 2>/dev/null | openssl x509 -noout -issuer -serial"]).output
+            + "</dev/null 2>/dev/null | openssl x509 -noout -issuer -serial -pubkey"]).output
         let lines = output.split(separator: "\n").map(String.init)
         let issuer = lines.first { $0.hasPrefix("issuer=") }.map { String($0.dropFirst("issuer=".count)) } ?? ""
         // Python prints the serial without leading zeros, and so does this.
         let serial = lines.first { $0.hasPrefix("serial=") }.map { String($0.dropFirst("serial=".count)) } ?? ""
-        return (issuer, String(serial.drop { $0 == "0" }))
+        let publicKey = lines.drop { !$0.contains("BEGIN PUBLIC KEY") }.joined(separator: "\n")
+        return (issuer, String(serial.drop { $0 == "0" }), publicKey)
     }
 
     static func subject(ofCertificate path: String) throws -> String {
@@ -171,6 +174,12 @@ struct ACMEPebbleTests {
         let second = try Self.servedCertificate(lab)
         #expect(second.serial != first.serial)
         #expect(second.issuer == first.issuer)
+        // The renewal also rotated the key, and the replaced key is gone from the vault.
+        #expect(!first.publicKey.isEmpty)
+        #expect(second.publicKey != first.publicKey)
+        let keyFiles = try FileManager.default.contentsOfDirectory(atPath: stateDirectory + "/keys")
+            .filter { $0.hasPrefix("acme-tls-server") }
+        #expect(keyFiles.count == 1, "\(keyFiles)")
 
         try Data().write(to: URL(fileURLWithPath: flag))
         try longConnection.waitForOutput(containing: "DONE", timeout: 30)
@@ -199,7 +208,9 @@ struct ACMEPebbleTests {
         try stack.waitForOutput(containing: "certificate not due for renewal", timeout: Self.issuanceTimeout)
         #expect(!stack.log.contains("order created"))
         #expect(!stack.log.contains("ACME account ready"))
-        #expect(try Self.servedCertificate(lab).serial == second.serial)
+        let restarted = try Self.servedCertificate(lab)
+        #expect(restarted.serial == second.serial)
+        #expect(restarted.publicKey == second.publicKey)
     }
 
     /// Names resolved by the stack itself, half of all nonces rejected, an

@@ -13,7 +13,7 @@ import WebUI
 /// source: handshakes after the swap get it, and open connections keep theirs.
 final class ACMECertificateService: @unchecked Sendable {
     /// The certificate source the HTTPS server reads on every ClientHello.
-    /// Until the first ACME certificate is installed it holds the interim
+    /// Until the first ACME certificate is installed it contains the interim
     /// certificate, or nothing, and then handshakes fail with unrecognized_name.
     let certificates: CertificateSource
     let transport: StackHTTPSClient
@@ -29,7 +29,7 @@ final class ACMECertificateService: @unchecked Sendable {
 
     private let manager: ACMECertificateManager
     private let vault: KeyVault
-    /// Vault ids of certificate keys start with this; each issuance makes a new one.
+    /// The start of every certificate key's vault id. Each issuance makes a new key.
     static let certificateKeyPrefix = "acme-tls-server"
 
     private let identifiers: [ACMEIdentifier]
@@ -198,7 +198,8 @@ final class ACMECertificateService: @unchecked Sendable {
         return try VaultP256Signer(handle: vault.generate(.ecdsaP256, purpose: .tlsServer, id: newCertificateKeyID(in: vault)))
     }
 
-    /// A vault id that sorts after the existing certificate keys: the prefix and the time in milliseconds.
+    /// Returns a vault id that sorts after the existing certificate keys: the
+    /// prefix and the time in milliseconds.
     static func newCertificateKeyID(in vault: KeyVault) -> String {
         var milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
         let existing = Set(vault.list().map(\.id))

@@ -205,7 +205,7 @@ struct HTTPResponseReader {
             phase = .complete
             return
         }
-        let codings = values("Transfer-Encoding").flatMap { $0.split(separator: ",") }
+        let codings = response.headerValues("Transfer-Encoding").flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         if !codings.isEmpty {
             guard codings.last == "chunked" else {
@@ -217,7 +217,7 @@ struct HTTPResponseReader {
             phase = .chunkSize
             return
         }
-        let lengths = Set(values("Content-Length").flatMap { $0.split(separator: ",") }
+        let lengths = Set(response.headerValues("Content-Length").flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces) })
         if let text = lengths.first {
             guard lengths.count == 1, let length = Int(text), length >= 0, text.allSatisfy(\.isASCII) else {
@@ -228,10 +228,6 @@ struct HTTPResponseReader {
             return
         }
         phase = .untilClose
-    }
-
-    private func values(_ name: String) -> [String] {
-        headers.filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }.map(\.value)
     }
 
     private mutating func appendBody(_ bytes: ArraySlice<UInt8>) throws(Failure) {

@@ -52,7 +52,8 @@ public struct HTTPSRequestTarget: Equatable, Sendable {
             throw .invalidConfiguration("URL \(url) has host \"\(host)\"; give a DNS name or an IPv4 address")
         }
         // A trailing dot (the absolute form of a DNS name) names the same host.
-        self.host = String(host.lowercased().reversed().drop { $0 == "." }.reversed())
+        while host.hasSuffix(".") { host = host.dropLast() }
+        self.host = host.lowercased()
         self.port = port
         pathAndQuery = target
     }

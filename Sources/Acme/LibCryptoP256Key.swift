@@ -65,16 +65,12 @@ public final class LibCryptoP256Key: ACMEAccountSigner, CertificateRequestSigner
             throw ACMEError.cryptoFailed(operation: "private key load", detail: "the key is not a P-256 key")
         }
 
-        var point = [UInt8](repeating: 0, count: 1 + 2 * Self.coordinateLength)
-        var pointLength = 0
-        let pointResult = EVP_PKEY_get_octet_string_param(key, "pub", &point, point.count, &pointLength)
-        guard pointResult == 1, pointLength == point.count, point[0] == Self.uncompressedPointPrefix else {
+        do {
+            publicJWK = try Self.jwk(of: key)
+        } catch {
             EVP_PKEY_free(key)
-            throw ACMEError.cryptoFailed(operation: "public key export", detail: LibCryptoError.drain())
+            throw error
         }
-        let x = point[1...Self.coordinateLength]
-        let y = point[(1 + Self.coordinateLength)...]
-        publicJWK = .ellipticCurve(curve: "P-256", x: Base64URL.encode(x), y: Base64URL.encode(y))
 
         var spkiPointer: UnsafeMutablePointer<UInt8>?
         let spkiLength = i2d_PUBKEY(key, &spkiPointer)
@@ -87,6 +83,19 @@ public final class LibCryptoP256Key: ACMEAccountSigner, CertificateRequestSigner
     }
 
     deinit { EVP_PKEY_free(key) }
+
+    /// Returns the JWK of a P-256 key: the uncompressed point's coordinates,
+    /// read through libcrypto (RFC 7518 §6.2.1).
+    static func jwk(of key: OpaquePointer) throws -> JSONWebKey {
+        var point = [UInt8](repeating: 0, count: 1 + 2 * coordinateLength)
+        var pointLength = 0
+        guard EVP_PKEY_get_octet_string_param(key, "pub", &point, point.count, &pointLength) == 1,
+              pointLength == point.count, point[0] == uncompressedPointPrefix else {
+            throw ACMEError.cryptoFailed(operation: "public key export", detail: LibCryptoError.drain())
+        }
+        return .ellipticCurve(curve: "P-256", x: Base64URL.encode(point[1...coordinateLength]),
+                              y: Base64URL.encode(point[(1 + coordinateLength)...]))
+    }
 
     /// The private key as PKCS#8 DER, for the key file that tests persist.
     public func privateKeyDER() throws -> [UInt8] {

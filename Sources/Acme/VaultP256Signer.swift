@@ -41,8 +41,7 @@ public final class VaultP256Signer: ACMEAccountSigner, CertificateRequestSigner 
         try handle.sign(.ecdsaSecp256r1SHA256, message: message, purpose: handle.purpose)
     }
 
-    /// Returns the JWK of a P-256 SubjectPublicKeyInfo: the uncompressed
-    /// point's coordinates, read back through libcrypto (RFC 7518 §6.2.1).
+    /// Returns the JWK of a P-256 SubjectPublicKeyInfo.
     static func jwk(fromSubjectPublicKeyInfo spki: [UInt8]) throws -> JSONWebKey {
         let parsed: OpaquePointer? = spki.withUnsafeBufferPointer { buffer in
             var cursor = buffer.baseAddress
@@ -52,14 +51,6 @@ public final class VaultP256Signer: ACMEAccountSigner, CertificateRequestSigner 
             throw ACMEError.cryptoFailed(operation: "public key parse", detail: LibCryptoError.drain())
         }
         defer { EVP_PKEY_free(key) }
-        let width = LibCryptoP256Key.coordinateLength
-        var point = [UInt8](repeating: 0, count: 1 + 2 * width)
-        var length = 0
-        guard EVP_PKEY_get_octet_string_param(key, "pub", &point, point.count, &length) == 1,
-              length == point.count, point[0] == LibCryptoP256Key.uncompressedPointPrefix else {
-            throw ACMEError.cryptoFailed(operation: "public key export", detail: LibCryptoError.drain())
-        }
-        return .ellipticCurve(curve: "P-256", x: Base64URL.encode(point[1...width]),
-                              y: Base64URL.encode(point[(1 + width)...]))
+        return try LibCryptoP256Key.jwk(of: key)
     }
 }

@@ -8,7 +8,7 @@ public struct HTTPDate: Hashable, Sendable, CustomStringConvertible {
 
     public init(secondsSinceEpoch: Int64) { self.secondsSinceEpoch = secondsSinceEpoch }
 
-    private static let secondsPerDay: Int64 = 86_400
+    static let secondsPerDay: Int64 = 86_400
     private static let dayNames = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]  // 1970-01-01 was a Thursday.
     private static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -63,7 +63,8 @@ public struct HTTPDateClock: Hashable, Sendable {
     }
 }
 
-private func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
+/// Divides rounding toward negative infinity, so times before 1970 fall on the right day.
+func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
     let q = a / b
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
 }

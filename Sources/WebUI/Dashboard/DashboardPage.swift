@@ -192,15 +192,9 @@ struct DashboardPage {
     /// ISO8601DateFormatter per date took a quarter of the page's CPU.
     static func date(_ date: Date) -> String {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let secondsPerDay: Int64 = 86_400
-        var days = seconds / secondsPerDay
-        var rest = seconds % secondsPerDay
-        if rest < 0 {
-            days -= 1
-            rest += secondsPerDay
-        }
+        let days = floorDivide(seconds, HTTPDate.secondsPerDay)
         let (year, month, day) = HTTPDate.civilDate(daysSinceEpoch: days)
-        let time = Int(rest)
+        let time = Int(seconds - days * HTTPDate.secondsPerDay)
         return "\(digits(year, 4))-\(digits(month, 2))-\(digits(day, 2))T"
             + "\(digits(time / 3600, 2)):\(digits(time / 60 % 60, 2)):\(digits(time % 60, 2))Z"
     }

@@ -196,8 +196,8 @@ public final class ACMECertificateManager {
         report(record, nextCheck: min(record.renewalTime, now.addingTimeInterval(Self.maxCheckInterval)), issued: true)
     }
 
-    /// The wait before the next run after `failures` failed runs in a row:
-    /// 1, 2, 4 ... minutes, at most an hour.
+    /// Returns the wait before the next run after `failures` failed runs in
+    /// a row: 1, 2, 4 ... minutes, at most an hour.
     public static func failureRetryDelay(afterFailures failures: Int) -> TimeInterval {
         let doublings = min(max(failures - 1, 0), 16)
         return min(maxFailureRetryInterval, failureRetryInterval * Double(1 << doublings))

@@ -166,8 +166,8 @@ public final class ACMEClient {
     /// NOTE: transports should stop reading at this size, too.
     public static let maxResponseBodyBytes = 1 << 20
 
-    /// The reason of a transport failure, without the URL the retry log
-    /// and the final error name already.
+    /// Returns the reason for a transport failure without its URL, which the
+    /// retry log and the final error already name.
     static func transportDetail(_ error: any Error) -> String {
         if case ACMEError.transportFailed(_, let detail) = error { return detail }
         return "\(error)"

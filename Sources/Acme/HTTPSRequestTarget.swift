@@ -59,7 +59,7 @@ public struct HTTPSRequestTarget: Equatable, Sendable {
     }
 
     /// The request head and body as sent: origin-form target, Host, a
-    /// User-Agent (RFC 8555 §6.1 asks clients to send one), and
+    /// User-Agent (RFC 8555 §6.1 requires one), and
     /// `Connection: close`, since each exchange uses its own connection.
     func encode(_ request: ACMEHTTPRequest, userAgent: String) -> [UInt8] {
         var head = "\(request.method) \(pathAndQuery) HTTP/1.1\r\n"

@@ -24,7 +24,7 @@ final class StackHTTPSExchange {
     private let completion: @Sendable (Result<ACMEHTTPResponse, ACMEError>) -> Void
     private let tlsConfiguration: TLSClientConfiguration
     private let userAgent: String
-    /// Where the trusted roots come from, for error messages.
+    /// The source of the trusted roots, named in error messages.
     private let trustDescription: String
     private var handshakeCompleted = false
     private var socket: TCPSocket?

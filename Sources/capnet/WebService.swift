@@ -108,8 +108,8 @@ final class WebService {
         http.close()
     }
 
-    /// What the ACME certificate covers: every `--domain`, or else the
-    /// stack's own address (RFC 8738).
+    /// Returns the identifiers the ACME certificate covers: every `--domain`,
+    /// or else the stack's own address (RFC 8738).
     static func acmeIdentifiers(_ configuration: ServeConfiguration) -> [ACMEIdentifier] {
         guard !configuration.domains.isEmpty else { return [.ip(configuration.address.address.description)] }
         return configuration.domains.map { .dns($0.lowercased()) }

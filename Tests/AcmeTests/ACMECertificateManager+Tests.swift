@@ -132,7 +132,7 @@ func makeTestCertificate(in directory: TemporaryDirectory, serial: String, days:
         #expect(try store.loadAccount()?.accountURL == ScriptedCA.accountURL)
     }
 
-    /// The CA answers newOrder and the authorization, then vanishes: the
+    /// The CA responds to newOrder and the authorization, then vanishes: the
     /// challenge response fails below HTTP on every attempt.
     @Test func serverVanishingMidOrderFailsAndRetriesLater() async throws {
         let directory = try TemporaryDirectory()

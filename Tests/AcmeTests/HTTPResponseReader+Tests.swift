@@ -1,7 +1,7 @@
 import Testing
 @testable import Acme
 
-/// The HTTP/1.1 response reader of the stack's ACME transport, against the
+/// Tests of the HTTP/1.1 response reader of the stack's ACME transport, against the
 /// message framing rules of RFC 9112 §6.3 and §7.1.
 @Suite struct HTTPResponseReaderTests {
     /// Feeds `text` one byte at a time and returns the response once complete.

@@ -49,7 +49,7 @@ struct DNSResolverNamespaceTests {
         let results = log.all.map(\.result)
         try #require(results.count == 3, "resolutions unfinished after \(Self.timeLimit); server log: \(server.log)")
         #expect(results.filter { $0 == .success([IPv4Address(198, 51, 100, 7)]) }.count == 2, "results: \(results)")
-        // pebble-challtestsrv answers names without records with -defaultIPv4.
+        // pebble-challtestsrv returns the -defaultIPv4 address for names without records.
         #expect(results.contains(.success([IPv4Address(192, 0, 2, 2)])))
         // No check on retransmissions: pebble-challtestsrv prints no line once
         // its UDP listener is up, so under load the first queries can meet a

@@ -256,7 +256,7 @@ final class TCPLinuxPeer {
     /// Runs `python` inside the namespace while pumping packets between the
     /// TUN device and the layer; `tick` runs after every pump turn.
     /// Runs `python` in the namespace and drives the layer until the script
-    /// exits and `until` holds (data the kernel still sends after the script
+    /// exits and `until` returns true (data the kernel still sends after the script
     /// closed its socket arrives meanwhile), or the time limit passes.
     func run(python: String, startDelay: Nanoseconds = .zero, until: () -> Bool = { true },
              tick: () -> Void) throws -> (status: Int32, output: String) {

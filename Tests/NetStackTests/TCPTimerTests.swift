@@ -86,7 +86,7 @@ import Testing
     @Test func tailLossProbeResendsLastSegment() {
         // RFC 8985 §7.2: with one segment in flight the probe timeout is
         // 2 * SRTT + 200 ms (SRTT is 0 after an instant handshake), well
-        // before the 1 s RTO, and §7.3: with no new data the last segment goes again.
+        // before the 1 s RTO. §7.3: with no new data, the last segment goes again.
         let script = TCPScript(timestamps: false)
         script.handshake()
         _ = Self.write(script.socket, Array("ping".utf8))
@@ -110,7 +110,7 @@ import Testing
 
     @Test func tailLossProbeSendsNewDataFirst() {
         // RFC 8985 §7.3: unsent data that the peer's window admits is the
-        // probe, although the congestion window holds it back.
+        // probe, although the congestion window does not allow it yet.
         let script = TCPScript(timestamps: false)
         script.handshake()
         _ = Self.write(script.socket, [UInt8](repeating: 7, count: 40_000))

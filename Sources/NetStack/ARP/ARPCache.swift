@@ -12,7 +12,7 @@ public struct ARPCache {
         /// after 15–45 s (`base_reachable_time` 30 s) and 60 s is chosen here.
         /// A mapping used in that time stays in use while ARP requests
         /// refresh it (RFC 1122 §2.3.2.1 allows this kind of polling), so busy
-        /// traffic never waits for a new resolution. An unused one is removed.
+        /// traffic does not wait for a new resolution. An unused one is removed.
         public var entryLifetime: Nanoseconds = .seconds(60)
         /// Entries in the table, resolved and incomplete together. When full, the
         /// resolved entry closest to expiry makes room; with none, resolution fails.

@@ -45,7 +45,7 @@ public struct DNSResponseCode: RawRepresentable, Hashable, Sendable, CustomStrin
     public static let nameError = DNSResponseCode(rawValue: 3)
     /// NOTIMP: the server does not support this kind of query.
     public static let notImplemented = DNSResponseCode(rawValue: 4)
-    /// REFUSED: the server will not answer this client, by policy.
+    /// REFUSED: the server rejects queries from this client, by policy.
     public static let refused = DNSResponseCode(rawValue: 5)
 
     public var description: String {

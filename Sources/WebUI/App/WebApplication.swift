@@ -87,9 +87,9 @@ public final class WebApplication: @unchecked Sendable {
     ///   - captures: capture control, or nil to offer none (the capture
     ///     routes then return 404). When given, it also supplies the
     ///     snapshot's capture list.
-    ///   - renewCertificate: requests a new ACME certificate now and returns
-    ///     false when one is being issued already; nil offers no renewal
-    ///     (the route then returns 404).
+    ///   - renewCertificate: requests a new ACME certificate now, and returns
+    ///     false when one is being issued already. With nil there is no
+    ///     renewal route (it returns 404).
     public init(configuration: Configuration = Configuration(), token: AdminToken, clock: TimeSource,
                 status: @escaping () -> StatusSnapshot, captures: CaptureController? = nil,
                 renewCertificate: (() -> Bool)? = nil)
